@@ -1,0 +1,96 @@
+import * as v from "valibot";
+import { invalidField, missingField, ProtocolError } from "./errors.ts";
+import { isIso4217, parseMicros } from "./money.ts";
+
+/** Google's clock and ours may differ by at most this much, both ways (gsp-protocol.md). */
+export const CLOCK_SKEW_MS = 60_000;
+export const SUPPORTED_MAJOR_VERSION = 1;
+
+const int = v.pipe(v.number(), v.integer(), v.safeInteger());
+const epochMillis = v.pipe(v.string(), v.regex(/^[0-9]{1,16}$/, "must be epoch milliseconds"));
+
+export const RequestHeader = v.object({
+  protocolVersion: v.object({ major: int, minor: int, revision: int }),
+  requestId: v.pipe(v.string(), v.regex(/^[a-zA-Z0-9:_-]{1,100}$/, "must be 1-100 of a-z A-Z 0-9 : - _")),
+  requestTimestamp: epochMillis,
+});
+export type RequestHeader = v.InferOutput<typeof RequestHeader>;
+
+/** A free-form identifier Google gives us (token, mandate id…): non-empty and bounded. */
+export const identifier = v.pipe(
+  v.string(),
+  v.minLength(1, "must not be empty"),
+  v.maxLength(2048, "is too long"),
+);
+export const text = v.pipe(v.string(), v.maxLength(4096, "is too long"));
+export const positiveMicros = v.pipe(
+  v.string(),
+  v.check((s) => (parseMicros(s) ?? 0n) > 0n, "must be a positive int64 of micros"),
+  v.transform((s) => BigInt(s)),
+);
+export const nonNegativeMicros = v.pipe(
+  v.string(),
+  v.check((s) => parseMicros(s) !== undefined, "must be a non-negative int64 of micros"),
+  v.transform((s) => BigInt(s)),
+);
+export const currencyCode = v.pipe(v.string(), v.check(isIso4217, "must be an ISO 4217 code"));
+
+/** Turns the first valibot issue into the protocol's error: absent → MISSING_REQUIRED_FIELD, else INVALID_FIELD_VALUE. */
+export function toProtocolError(issue: v.BaseIssue<unknown>): ProtocolError {
+  const path = v.getDotPath(issue) ?? "request";
+  if (issue.input === undefined || issue.input === null) return missingField(path);
+  return invalidField(
+    path,
+    issue.kind === "validation" ? issue.message : `must be ${issue.expected ?? "valid"}`,
+  );
+}
+
+export function parseWith<S extends v.GenericSchema>(schema: S, input: unknown): v.InferOutput<S> {
+  const result = v.safeParse(schema, input, { abortEarly: true });
+  if (result.success) return result.output;
+  throw toProtocolError(result.issues[0]);
+}
+
+const HeaderOnly = v.object({ requestHeader: RequestHeader });
+
+/**
+ * Checks the header before anything else, in the protocol's order: a request for another major
+ * version is refused as such even if the rest of its body has another shape.
+ */
+export function checkRequestHeader(body: unknown, nowMs: number): RequestHeader {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new ProtocolError("INVALID_DECRYPTED_REQUEST", "request body is not a JSON object");
+  }
+  const major = (body as { requestHeader?: { protocolVersion?: { major?: unknown } } }).requestHeader
+    ?.protocolVersion?.major;
+  if (typeof major === "number" && major !== SUPPORTED_MAJOR_VERSION) {
+    throw new ProtocolError(
+      "INVALID_API_VERSION",
+      `protocolVersion.major ${SUPPORTED_MAJOR_VERSION} is supported`,
+    );
+  }
+  const { requestHeader } = parseWith(HeaderOnly, body);
+  if (Math.abs(Number(requestHeader.requestTimestamp) - nowMs) > CLOCK_SKEW_MS) {
+    throw new ProtocolError(
+      "REQUEST_TIMESTAMP_OUT_OF_RANGE",
+      "requestTimestamp is not within 60 s of our clock",
+    );
+  }
+  return requestHeader;
+}
+
+/** Exactly one (or, with `optional`, at most one) member of a protocol union is present. */
+export function unionMember<K extends string>(
+  body: Record<string, unknown>,
+  members: readonly K[],
+  union: string,
+  optional = false,
+): K | undefined {
+  const present = members.filter((m) => body[m] !== undefined && body[m] !== null);
+  if (present.length > 1) throw invalidField(union, `must hold exactly one of ${members.join(", ")}`);
+  if (present.length === 0 && !optional) throw missingField(`${union} (one of ${members.join(", ")})`);
+  return present[0];
+}
+
+export const RawResult = v.object({ scope: v.optional(v.string()), rawCode: v.string() });
+export type RawResult = v.InferOutput<typeof RawResult>;
