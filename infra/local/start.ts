@@ -1,0 +1,52 @@
+/**
+ * `npm start`: the whole service on this machine. Environment: PORT (default 3000),
+ * LEDGER_SEED (a ledger fixture; default the demo ledger), LOCAL_PERSIST=1 (keep data in .local/data),
+ * PIAIDS (JSON PIAID → currency), LEDGER_TIME_ZONE.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { MissingJavaError } from "./emulators.ts";
+import { DEFAULT_PIAIDS, DEMO_LEDGER, startLocalStack } from "./stack.ts";
+
+export const LOCAL_DIR = resolve(import.meta.dirname, "../../.local");
+export const STACK_FILE = resolve(LOCAL_DIR, "stack.json");
+
+const env = process.env;
+try {
+  const stack = await startLocalStack({
+    port: Number(env.PORT ?? 3000),
+    ...(env.LOCAL_PERSIST === "1" && { dataDir: resolve(LOCAL_DIR, "data") }),
+    ledgerSeed: env.LEDGER_SEED ?? DEMO_LEDGER,
+    piaids: env.PIAIDS ? JSON.parse(env.PIAIDS) : DEFAULT_PIAIDS,
+    ...(env.LEDGER_TIME_ZONE && { ledgerTimeZone: env.LEDGER_TIME_ZONE }),
+  });
+  mkdirSync(LOCAL_DIR, { recursive: true });
+  // Where the operator CLI finds the running stack.
+  writeFileSync(
+    STACK_FILE,
+    JSON.stringify(
+      { url: stack.url, endpoints: stack.endpoints, tables: stack.config.tables, queues: stack.queues },
+      null,
+      2,
+    ),
+  );
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await stack.stop();
+    process.exit(0);
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+  console.log(
+    `gsp-integrator ready at ${stack.url} (codec ${stack.config.messageCodec}, PIAIDs ${Object.keys(stack.config.piaids).join(", ")})`,
+  );
+} catch (error) {
+  if (error instanceof MissingJavaError) {
+    console.error(error.message);
+  } else {
+    console.error(`could not start the local stack: ${(error as Error).message}`);
+  }
+  process.exit(1);
+}

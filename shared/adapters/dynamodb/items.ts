@@ -1,0 +1,160 @@
+import type { AttributeValue } from "@aws-sdk/client-dynamodb";
+import type {
+  Account,
+  AccountCurrency,
+  AuthenticationRequest,
+  CurrencyLimits,
+  Instrument,
+  Otp,
+  UpcomingTransactionNotification,
+} from "../../domain/ledger.ts";
+import { secretDigest } from "../../domain/secrets.ts";
+
+/** Key layout of the ledger table (pk, sk). Tokens are keyed by digest: the raw token is never stored. */
+export const ledgerKeys = {
+  account: (accountId: string) => ({ pk: `ACCOUNT#${accountId}`, sk: "ACCOUNT" }),
+  daySpend: (accountId: string, currency: string, day: string) => ({
+    pk: `ACCOUNT#${accountId}`,
+    sk: `SPEND#${currency}#D#${day}`,
+  }),
+  monthSpend: (accountId: string, currency: string, month: string) => ({
+    pk: `ACCOUNT#${accountId}`,
+    sk: `SPEND#${currency}#M#${month}`,
+  }),
+  token: (googlePaymentToken: string) => ({
+    pk: `TOKEN#${secretDigest(googlePaymentToken)}`,
+    sk: "INSTRUMENT",
+  }),
+  mandate: (mandateId: string) => ({ pk: `MANDATE#${mandateId}`, sk: "INSTRUMENT" }),
+  utn: (id: string) => ({ pk: `UTN#${id}`, sk: "UTN" }),
+  otp: (sendOtpRequestId: string) => ({ pk: `OTP#${sendOtpRequestId}`, sk: "OTP" }),
+  authentication: (id: string) => ({ pk: `AUTH#${id}`, sk: "AUTH" }),
+};
+
+export type Item = Record<string, AttributeValue>;
+export const S = (s: string): AttributeValue => ({ S: s });
+export const N = (n: bigint | number): AttributeValue => ({ N: n.toString() });
+export const key = (k: { pk: string; sk: string }): Item => ({ pk: S(k.pk), sk: S(k.sk) });
+
+const str = (item: Item, name: string): string => {
+  const value = item[name]?.S;
+  if (value === undefined) throw new Error(`ledger item ${item.pk?.S}/${item.sk?.S} lacks ${name}`);
+  return value;
+};
+const big = (av: AttributeValue | undefined): bigint | undefined =>
+  av?.N === undefined ? undefined : BigInt(av.N);
+
+const LIMIT_NAMES = ["transactionMax", "transactionMin", "dailyMax", "monthlyMax"] as const;
+
+export function accountToItem(account: Account): Item {
+  const currencies: Record<string, AttributeValue> = {};
+  for (const [code, c] of Object.entries(account.currencies)) {
+    const m: Item = { balance: N(c.balance) };
+    for (const name of LIMIT_NAMES) if (c.limits[name] !== undefined) m[name] = N(c.limits[name]);
+    if (c.limits.monthlyCountMax !== undefined) m.monthlyCountMax = N(c.limits.monthlyCountMax);
+    currencies[code] = { M: m };
+  }
+  const risk: Item = {};
+  if (account.risk.declineAmountAtOrAbove !== undefined) {
+    risk.declineAmountAtOrAbove = N(account.risk.declineAmountAtOrAbove);
+  }
+  return {
+    ...key(ledgerKeys.account(account.accountId)),
+    accountId: S(account.accountId),
+    status: S(account.status),
+    fundingSource: S(account.fundingSource),
+    currencies: { M: currencies },
+    risk: { M: risk },
+    configVersion: N(account.configVersion),
+  };
+}
+
+export function itemToAccount(item: Item): Account {
+  const currencies: Record<string, AccountCurrency> = {};
+  for (const [code, av] of Object.entries(item.currencies?.M ?? {})) {
+    const m = av.M ?? {};
+    const limits: CurrencyLimits = {};
+    for (const name of LIMIT_NAMES) {
+      const v = big(m[name]);
+      if (v !== undefined) limits[name] = v;
+    }
+    if (m.monthlyCountMax?.N !== undefined) limits.monthlyCountMax = Number(m.monthlyCountMax.N);
+    currencies[code] = { balance: big(m.balance) ?? 0n, limits };
+  }
+  const threshold = big(item.risk?.M?.declineAmountAtOrAbove);
+  return {
+    accountId: str(item, "accountId"),
+    status: str(item, "status") as Account["status"],
+    fundingSource: str(item, "fundingSource") as Account["fundingSource"],
+    currencies,
+    risk: threshold === undefined ? {} : { declineAmountAtOrAbove: threshold },
+    configVersion: Number(item.configVersion?.N ?? 0),
+  };
+}
+
+export function instrumentToItem(instrument: Instrument): Item {
+  return instrument.kind === "TOKEN"
+    ? { ...key(ledgerKeys.token(instrument.googlePaymentToken)), kind: S("TOKEN"), ...common(instrument) }
+    : {
+        ...key(ledgerKeys.mandate(instrument.mandateId)),
+        kind: S("MANDATE"),
+        mandateId: S(instrument.mandateId),
+        ...common(instrument),
+      };
+}
+const common = (i: Instrument) => ({ accountId: S(i.accountId), status: S(i.status) });
+
+/** The raw token is not in the item; the caller who looked it up supplies it. */
+export function itemToInstrument(item: Item, googlePaymentToken?: string): Instrument {
+  const accountId = str(item, "accountId");
+  if (str(item, "kind") === "TOKEN") {
+    return {
+      kind: "TOKEN",
+      googlePaymentToken: googlePaymentToken ?? "",
+      accountId,
+      status: str(item, "status") as "ACTIVE",
+    };
+  }
+  return {
+    kind: "MANDATE",
+    mandateId: str(item, "mandateId"),
+    accountId,
+    status: str(item, "status") as "ACTIVE",
+  };
+}
+
+export const utnToItem = (u: UpcomingTransactionNotification): Item => ({
+  ...key(ledgerKeys.utn(u.upcomingTransactionNotificationId)),
+  upcomingTransactionNotificationId: S(u.upcomingTransactionNotificationId),
+  mandateId: S(u.mandateId),
+  expiresAtMs: N(u.expiresAtMs),
+});
+export const itemToUtn = (item: Item): UpcomingTransactionNotification => ({
+  upcomingTransactionNotificationId: str(item, "upcomingTransactionNotificationId"),
+  mandateId: str(item, "mandateId"),
+  expiresAtMs: Number(item.expiresAtMs?.N ?? 0),
+});
+
+export const otpToItem = (o: Otp): Item => ({
+  ...key(ledgerKeys.otp(o.sendOtpRequestId)),
+  sendOtpRequestId: S(o.sendOtpRequestId),
+  accountId: S(o.accountId),
+  otpDigest: S(o.otpDigest),
+  used: { BOOL: o.used },
+});
+export const itemToOtp = (item: Item): Otp => ({
+  sendOtpRequestId: str(item, "sendOtpRequestId"),
+  accountId: str(item, "accountId"),
+  otpDigest: str(item, "otpDigest"),
+  used: item.used?.BOOL === true,
+});
+
+export const authenticationToItem = (a: AuthenticationRequest): Item => ({
+  ...key(ledgerKeys.authentication(a.authenticationRequestId)),
+  authenticationRequestId: S(a.authenticationRequestId),
+  accountId: S(a.accountId),
+});
+export const itemToAuthentication = (item: Item): AuthenticationRequest => ({
+  authenticationRequestId: str(item, "authenticationRequestId"),
+  accountId: str(item, "accountId"),
+});

@@ -1,0 +1,39 @@
+import { ProtocolError } from "../protocol/errors.ts";
+
+/**
+ * The seam between wire bodies and JSON text. The plain codec is for local development; the
+ * OpenPGP codec (signed + encrypted) is what a deployment uses.
+ */
+export interface MessageCodec {
+  readonly name: string;
+  readonly contentType: string;
+  /** Wire body → JSON text, or a ProtocolError (bad envelope). */
+  open(body: Buffer): Promise<string>;
+  /** JSON text → wire body. */
+  seal(json: string): Promise<string>;
+}
+
+export const plainJsonCodec: MessageCodec = {
+  name: "plain-json",
+  contentType: "application/json; charset=utf-8",
+  async open(body) {
+    return body.toString("utf8");
+  },
+  async seal(json) {
+    return json;
+  },
+};
+
+/** Parses the opened body; anything that is not a JSON object is INVALID_DECRYPTED_REQUEST. */
+export function parseOpenedBody(json: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    throw new ProtocolError("INVALID_DECRYPTED_REQUEST", "request body is not JSON");
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new ProtocolError("INVALID_DECRYPTED_REQUEST", "request body is not a JSON object");
+  }
+  return parsed as Record<string, unknown>;
+}

@@ -1,0 +1,102 @@
+import { randomUUID } from "node:crypto";
+import type { MiddlewareObj } from "@middy/core";
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import type { Logger } from "../logging.ts";
+import { ProtocolError } from "../protocol/errors.ts";
+import { type MessageCodec, parseOpenedBody } from "./codec.ts";
+
+/** What a Google-facing handler receives: the opened, parsed body. */
+export interface GspEvent extends APIGatewayProxyEventV2 {
+  gspBody: Record<string, unknown>;
+}
+
+/** What it returns: a 200 body, and the fields that describe it in the request log line. */
+export interface GspResult {
+  body: Record<string, unknown>;
+  log: Record<string, string | boolean | number>;
+}
+
+interface Options {
+  method: string;
+  codec: MessageCodec;
+  logger: Logger;
+  now?: () => number;
+}
+
+type Internal = { startedAt: number; gspBody?: Record<string, unknown> };
+type Request = {
+  event: GspEvent;
+  response: APIGatewayProxyStructuredResultV2 | GspResult | null | undefined;
+  error: unknown;
+  internal: Record<string, unknown>;
+};
+
+const SAFE_ID = /^[A-Za-z0-9:_-]{1,100}$/;
+
+/**
+ * The edge of every Google-facing route: opens the wire body through the codec, seals the answer,
+ * maps every failure to the protocol's ErrorResponse, and writes one log line per request.
+ */
+export function gspEndpoint({ method, codec, logger, now = Date.now }: Options): MiddlewareObj<GspEvent> {
+  const before = async (request: Request) => {
+    const internal = request.internal as Internal;
+    internal.startedAt = performance.now();
+    const raw = Buffer.from(request.event.body ?? "", request.event.isBase64Encoded ? "base64" : "utf8");
+    request.event.gspBody = parseOpenedBody(await codec.open(raw));
+    internal.gspBody = request.event.gspBody;
+  };
+
+  const after = async (request: Request) => {
+    const result = request.response as GspResult;
+    request.response = await respond(200, result.body);
+    logLine(request, 200, result.log);
+  };
+
+  const onError = async (request: Request) => {
+    const error = request.error;
+    const paymentIntegratorErrorIdentifier = randomUUID();
+    if (error instanceof ProtocolError) {
+      request.response = await respond(error.status, {
+        errorResponseCode: error.code,
+        errorDescription: error.description,
+        paymentIntegratorErrorIdentifier,
+      });
+      logLine(request, error.status, { errorResponseCode: error.code, paymentIntegratorErrorIdentifier });
+      return;
+    }
+    // Unexpected: the caller gets only an identifier; the log line under it has the cause.
+    request.response = await respond(500, {
+      errorDescription: "internal error",
+      paymentIntegratorErrorIdentifier,
+    }).catch(() => ({ statusCode: 500, body: "" }));
+    logger.error("unexpected failure", { method, paymentIntegratorErrorIdentifier, error: error as Error });
+    logLine(request, 500, { paymentIntegratorErrorIdentifier });
+  };
+
+  async function respond(
+    statusCode: number,
+    body: Record<string, unknown>,
+  ): Promise<APIGatewayProxyStructuredResultV2> {
+    const json = JSON.stringify({ responseHeader: { responseTimestamp: String(now()) }, ...body });
+    return { statusCode, headers: { "content-type": codec.contentType }, body: await codec.seal(json) };
+  }
+
+  function logLine(request: Request, status: number, fields: Record<string, unknown>) {
+    const internal = request.internal as Internal;
+    const body = internal.gspBody;
+    const header = body?.requestHeader as Record<string, unknown> | undefined;
+    const requestId =
+      typeof header?.requestId === "string" && SAFE_ID.test(header.requestId) ? header.requestId : undefined;
+    const piaid = body?.paymentIntegratorAccountId;
+    logger.info("request", {
+      method,
+      status,
+      paymentIntegratorAccountId: typeof piaid === "string" && SAFE_ID.test(piaid) ? piaid : undefined,
+      requestId,
+      ...fields,
+      durationMs: Math.round((performance.now() - (internal.startedAt ?? performance.now())) * 100) / 100,
+    });
+  }
+
+  return { before, after, onError } as MiddlewareObj<GspEvent>;
+}
