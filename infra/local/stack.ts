@@ -68,20 +68,20 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const started: Emulator[] = [];
   const stopStarted = () => Promise.allSettled(started.reverse().map((e) => e.stop()));
   try {
-    const dynamodbEndpoint =
+    const startEmulator = async (start: () => Promise<Emulator>) => {
+      const emulator = await start();
+      started.push(emulator);
+      return emulator.endpoint;
+    };
+    const dataDir = options.dataDir;
+    const dynamodbEndpoint: string =
       options.dynamodbEndpoint ??
-      (await startDynamoDbLocal(
-        options.dataDir ? { persistDir: join(options.dataDir, "dynamodb") } : {},
-      ).then((e) => {
-        started.push(e);
-        return e.endpoint;
-      }));
-    const sqsEndpoint =
+      (await startEmulator(() =>
+        startDynamoDbLocal(dataDir ? { persistDir: join(dataDir, "dynamodb") } : {}),
+      ));
+    const sqsEndpoint: string =
       options.sqsEndpoint ??
-      (await startSqsEmulator(options.dataDir ? { dataDir: join(options.dataDir, "sqs") } : {}).then((e) => {
-        started.push(e);
-        return e.endpoint;
-      }));
+      (await startEmulator(() => startSqsEmulator(dataDir ? { dataDir: join(dataDir, "sqs") } : {})));
 
     const prefix = options.prefix ?? "local-";
     const dynamodbCommands: string[] = [];

@@ -1,15 +1,15 @@
 /**
  * `npm start`: the whole service on this machine. Environment: PORT (default 3000),
  * LEDGER_SEED (a ledger fixture; default the demo ledger), LOCAL_PERSIST=1 (keep data in .local/data),
- * PIAIDS (JSON PIAID → currency), LEDGER_TIME_ZONE.
+ * PIAIDS (JSON PIAID → currency), LEDGER_TIME_ZONE, LOCAL_STACK_FILE (where the operator CLI finds it).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { MissingJavaError } from "./emulators.ts";
 import { DEFAULT_PIAIDS, DEMO_LEDGER, startLocalStack } from "./stack.ts";
 
-export const LOCAL_DIR = resolve(import.meta.dirname, "../../.local");
-export const STACK_FILE = resolve(LOCAL_DIR, "stack.json");
+const LOCAL_DIR = resolve(import.meta.dirname, "../../.local");
+const STACK_FILE = process.env.LOCAL_STACK_FILE ?? resolve(LOCAL_DIR, "stack.json");
 
 const env = process.env;
 try {
@@ -20,7 +20,7 @@ try {
     piaids: env.PIAIDS ? JSON.parse(env.PIAIDS) : DEFAULT_PIAIDS,
     ...(env.LEDGER_TIME_ZONE && { ledgerTimeZone: env.LEDGER_TIME_ZONE }),
   });
-  mkdirSync(LOCAL_DIR, { recursive: true });
+  mkdirSync(dirname(STACK_FILE), { recursive: true });
   // Where the operator CLI finds the running stack.
   writeFileSync(
     STACK_FILE,

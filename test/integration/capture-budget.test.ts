@@ -1,0 +1,50 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { LocalStack } from "../../infra/local/stack.ts";
+import { capture, captureRequest, requestId } from "../support/google.ts";
+import { startTestStack } from "../support/stack.ts";
+
+/** A fresh process: the instrument → account binding is not known yet (cold). */
+const stack: LocalStack = await startTestStack(import.meta.filename);
+
+async function commandsOf(body: Record<string, unknown>) {
+  stack.dynamodbCommands.length = 0;
+  const reply = await capture(stack.url, body);
+  return { reply, commands: [...stack.dynamodbCommands] };
+}
+
+test("DynamoDB round trips per capture: fresh, replay, decline, cold and warm", async () => {
+  const cold = await commandsOf(captureRequest({ amount: "1000000" }));
+  assert.equal(cold.reply.body.result, "SUCCESS");
+  // First sight of this token in this process: the instrument must be read before its account.
+  assert.deepEqual(cold.commands, [
+    "BatchGetItemCommand",
+    "BatchGetItemCommand",
+    "TransactWriteItemsCommand",
+  ]);
+
+  const id = requestId("budget");
+  const warm = await commandsOf(captureRequest({ amount: "1000000" }, id));
+  assert.equal(warm.reply.body.result, "SUCCESS");
+  assert.deepEqual(
+    warm.commands,
+    ["BatchGetItemCommand", "TransactWriteItemsCommand"],
+    "fresh: one read + one write",
+  );
+
+  const replay = await commandsOf(captureRequest({ amount: "1000000" }, id));
+  assert.equal(replay.reply.body.result, "SUCCESS");
+  assert.deepEqual(replay.commands, ["BatchGetItemCommand"], "replay: one read");
+
+  const decline = await commandsOf(captureRequest({ amount: "500000" }));
+  assert.equal(decline.reply.body.result, "CHARGE_UNDER_LIMIT");
+  assert.deepEqual(
+    decline.commands,
+    ["BatchGetItemCommand", "TransactWriteItemsCommand"],
+    "decline: one read + one write",
+  );
+
+  const invalid = await commandsOf(captureRequest({ amount: "0" }));
+  assert.equal(invalid.reply.status, 400);
+  assert.deepEqual(invalid.commands, [], "a request refused by validation touches no table");
+});

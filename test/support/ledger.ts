@@ -1,0 +1,26 @@
+import { type DynamoDBClient, GetItemCommand, ScanCommand } from "@aws-sdk/client-dynamodb";
+import type { LocalStack } from "../../infra/local/stack.ts";
+import { itemToAccount, key, ledgerKeys } from "../../shared/adapters/dynamodb/items.ts";
+
+/** Reads the ledger straight from DynamoDB, to assert what a capture did to it. */
+export async function balance(stack: LocalStack, accountId: string, currency = "INR"): Promise<bigint> {
+  return (await balances(stack, accountId))[currency]!;
+}
+
+export async function balances(stack: LocalStack, accountId: string): Promise<Record<string, bigint>> {
+  const out = await stack.dynamodb.send(
+    new GetItemCommand({
+      TableName: stack.config.tables.ledger,
+      Key: key(ledgerKeys.account(accountId)),
+      ConsistentRead: true,
+    }),
+  );
+  const currencies = itemToAccount(out.Item!).currencies;
+  return Object.fromEntries(Object.entries(currencies).map(([code, c]) => [code, c.balance]));
+}
+
+/** Every capture record in the stack's captures table (tests are small enough to scan). */
+export async function captureRecords(db: DynamoDBClient, table: string) {
+  const out = await db.send(new ScanCommand({ TableName: table, ConsistentRead: true }));
+  return out.Items ?? [];
+}

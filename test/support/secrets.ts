@@ -1,0 +1,24 @@
+import { readFileSync } from "node:fs";
+import { DEMO_LEDGER } from "../../infra/local/stack.ts";
+
+/** Customer secrets of the demo fixture (tokens, OTPs) that must never reach a log line or error body. */
+export function fixtureSecrets(path = DEMO_LEDGER): string[] {
+  const f = JSON.parse(readFileSync(path, "utf8")) as {
+    tokens?: { googlePaymentToken: string }[];
+    otps?: { otp: string }[];
+  };
+  return [...(f.tokens ?? []).map((t) => t.googlePaymentToken), ...(f.otps ?? []).map((o) => o.otp)];
+}
+
+/** Secrets a test invents itself (wrong OTPs, unknown tokens) are registered here too. */
+export const WRONG_OTP = "000917";
+export const UNKNOWN_TOKEN = "gpt-test-unknown-4411";
+
+export const allSecrets = () => [...fixtureSecrets(), WRONG_OTP, UNKNOWN_TOKEN];
+
+/** Lines of `text` that contain any secret, with the secret named (for a readable failure). */
+export function leaks(lines: string[], secrets = allSecrets()): string[] {
+  return lines.flatMap((line) =>
+    secrets.filter((s) => line.includes(s)).map((s) => `${s} in: ${line.slice(0, 300)}`),
+  );
+}
