@@ -17,6 +17,35 @@ export interface GatewayRoute {
 
 /** API Gateway's own payload cap for HTTP APIs is 10 MB; ours is tighter, as the deployed API's will be. */
 export const MAX_BODY_BYTES = 1024 * 1024;
+/** API Gateway gives up on an integration after 30 s. */
+const INTEGRATION_TIMEOUT_MS = 30_000;
+
+/**
+ * Invocations in flight at once per function. Lambda runs each in its own container; on one machine
+ * they share its cores, so the local stack bounds them and queues the rest, and, as in Lambda, an
+ * invocation's timeout starts when it starts, not when its request arrived.
+ */
+export const DEFAULT_MAX_CONCURRENT = 8;
+
+class Semaphore {
+  #free: number;
+  readonly #waiting: (() => void)[] = [];
+  constructor(size: number) {
+    this.#free = size;
+  }
+  async acquire(): Promise<void> {
+    if (this.#free > 0) {
+      this.#free -= 1;
+      return;
+    }
+    await new Promise<void>((resolve) => this.#waiting.push(resolve));
+  }
+  release() {
+    const next = this.#waiting.shift();
+    if (next) next();
+    else this.#free += 1;
+  }
+}
 
 /** Content types HTTP APIs pass as text; everything else arrives base64-encoded with isBase64Encoded. */
 const TEXT_TYPES = /^(text\/|application\/(json|xml|javascript|x-www-form-urlencoded)|[^;]*\+(json|xml))/i;
@@ -25,8 +54,9 @@ const TEXT_TYPES = /^(text\/|application\/(json|xml|javascript|x-www-form-urlenc
  * An HTTP server on loopback that does what API Gateway (HTTP API, payload v2) does for our routes:
  * builds the v2 event, invokes the handler, writes back its structured result.
  */
-export function createGateway(routes: GatewayRoute[]): Server {
+export function createGateway(routes: GatewayRoute[], maxConcurrent = DEFAULT_MAX_CONCURRENT): Server {
   const byKey = new Map(routes.map((r) => [`${r.method} ${r.path}`, r]));
+  const slots = new Map(routes.map((r) => [r.functionName, new Semaphore(maxConcurrent)]));
   return createServer(async (req, res) => {
     try {
       const url = new URL(req.url ?? "/", "http://localhost");
@@ -35,8 +65,17 @@ export function createGateway(routes: GatewayRoute[]): Server {
       const body = await readBody(req);
       if (body === undefined) return send(res, 413, { message: "Request Entity Too Large" });
       const event = toEvent(req, url, route, body);
-      const result = await route.handler(event, lambdaContext(route, event.requestContext.requestId));
-      writeResult(res, result);
+      const slot = slots.get(route.functionName)!;
+      const arrived = Date.now();
+      await slot.acquire();
+      try {
+        if (Date.now() - arrived > INTEGRATION_TIMEOUT_MS)
+          return send(res, 503, { message: "Service Unavailable" });
+        const result = await route.handler(event, lambdaContext(route, event.requestContext.requestId));
+        writeResult(res, result);
+      } finally {
+        slot.release();
+      }
     } catch {
       // The handler maps its own failures; reaching here means the gateway itself failed, as API Gateway's 500 would.
       if (!res.headersSent) send(res, 500, { message: "Internal Server Error" });

@@ -31,11 +31,11 @@ export interface CaptureSnapshot {
 
 export type CaptureWriteOutcome =
   /** Record (and debit, on SUCCESS) committed together. */
-  | "COMMITTED"
-  /** Another request with this key committed first: read again and replay. */
-  | "KEY_TAKEN"
+  | { kind: "COMMITTED" }
+  /** Another request with this key committed first; its record, when the store returned it. */
+  | { kind: "KEY_TAKEN"; record: CaptureRecord | undefined }
   /** Something the decision read changed before the write: decide again. */
-  | "STALE";
+  | { kind: "STALE" };
 
 /** Storage of the ledger and captures; one read round trip and one atomic write per capture. */
 export interface CaptureStore {
@@ -62,13 +62,25 @@ export interface CaptureDeps {
 export interface CaptureOutcome {
   response: CaptureResult & { responseHeader: { responseTimestamp: string } };
   replayed: boolean;
+  /** Answered as a replay because a concurrent duplicate won the conditional write. */
+  lostRace: boolean;
+  /** Read → decide → write rounds it took (more than one means contention on the key or the account). */
+  attempts: number;
   request: CaptureRequest;
 }
 
-/** Attempts of read → decide → write before giving up with a 500 (Google then retries). */
-const MAX_ATTEMPTS = 6;
+/** Contention backoff: full jitter over an exponential ceiling, capped. */
+const backoffMs = (attempt: number) => Math.random() * Math.min(250, 8 * 2 ** attempt);
 
-export async function capture(deps: CaptureDeps, body: unknown): Promise<CaptureOutcome> {
+/**
+ * Runs a capture. Contention (a concurrent write on the same key or account) is retried until
+ * `deadlineMs`; past it the caller answers 500 and Google retries with the same requestId.
+ */
+export async function capture(
+  deps: CaptureDeps,
+  body: unknown,
+  deadlineMs = Number.POSITIVE_INFINITY,
+): Promise<CaptureOutcome> {
   const header = checkRequestHeader(body, deps.now());
   const request = parseCaptureRequest(body as Record<string, unknown>);
   const contractCurrency = deps.piaids[request.paymentIntegratorAccountId];
@@ -79,13 +91,19 @@ export async function capture(deps: CaptureDeps, body: unknown): Promise<Capture
   const key = idempotencyKey(request.paymentIntegratorAccountId, header.requestId);
   const fingerprint = requestFingerprint(body as Record<string, unknown>);
 
-  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+  for (let attempt = 1; ; attempt++) {
     const now = deps.now();
     const periods = periodsAt(now, deps.ledgerTimeZone);
     const snapshot = await deps.store.read(key, request, periods);
-    if (snapshot.record)
-      return { response: replay(snapshot.record, fingerprint, deps.now()), replayed: true, request };
-
+    if (snapshot.record) {
+      return {
+        response: replay(snapshot.record, fingerprint, deps.now()),
+        replayed: true,
+        lostRace: attempt > 1,
+        attempts: attempt,
+        request,
+      };
+    }
     const decision = decideCapture(request, snapshot.facts, now, deps.riskRule);
     const record = captureRecord(
       request,
@@ -97,12 +115,33 @@ export async function capture(deps: CaptureDeps, body: unknown): Promise<Capture
       now,
     );
     const outcome = await deps.store.write(record, decision, request, snapshot.facts, periods);
-    if (outcome === "COMMITTED")
-      return { response: stamp(record.result, deps.now()), replayed: false, request };
-    // KEY_TAKEN: the next read finds the winner's record. STALE: decide again on fresh facts.
-    await delay(Math.floor(Math.random() * 5 * attempt));
+    if (outcome.kind === "COMMITTED") {
+      return {
+        response: stamp(record.result, deps.now()),
+        replayed: false,
+        lostRace: false,
+        attempts: attempt,
+        request,
+      };
+    }
+    // A concurrent duplicate won: answer as its replay (reading the record only if the store could not return it).
+    if (outcome.kind === "KEY_TAKEN" && outcome.record) {
+      return {
+        response: replay(outcome.record, fingerprint, deps.now()),
+        replayed: true,
+        lostRace: true,
+        attempts: attempt,
+        request,
+      };
+    }
+    if (outcome.kind === "STALE") {
+      const pause = backoffMs(attempt);
+      if (deps.now() + pause > deadlineMs) {
+        throw new Error(`capture ${key} still contended after ${attempt} attempts, out of time`);
+      }
+      await delay(pause);
+    }
   }
-  throw new Error(`capture ${key} still contended after ${MAX_ATTEMPTS} attempts`);
 }
 
 function replay(record: CaptureRecord, fingerprint: string, now: number) {

@@ -3,6 +3,7 @@ import { test } from "node:test";
 import type { LocalStack } from "../../infra/local/stack.ts";
 import { capture, captureRequest, requestId, withoutHeader } from "../support/google.ts";
 import { balance, captureRecords } from "../support/ledger.ts";
+import { parsedLogs } from "../support/log-capture.ts";
 import { startTestStack } from "../support/stack.ts";
 
 const stack: LocalStack = await startTestStack(import.meta.filename);
@@ -42,4 +43,7 @@ test("20 keys × 16 concurrent copies through the gateway: exactly 20 debits, id
   assert.equal(records.length, KEYS);
   const transactionIds = new Set(replies.map((r) => r.reply.body.paymentIntegratorTransactionId));
   assert.equal(transactionIds.size, KEYS);
+  // The race really happened: some copies lost the conditional write and were answered from the winner's record.
+  const lost = parsedLogs().filter((l) => ids.includes(String(l.requestId)) && l.lostRace === true).length;
+  assert.ok(lost > 0, "no copy ever lost the conditional write: the test did not exercise the race");
 });

@@ -139,6 +139,8 @@ export class DynamoCaptureStore implements CaptureStore {
           TableName: this.#tables.captures,
           Item: recordToItem(record),
           ConditionExpression: "attribute_not_exists(pk)",
+          // A concurrent duplicate that lost gets the winner's record back: no second read.
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
         },
       },
     ];
@@ -156,12 +158,16 @@ export class DynamoCaptureStore implements CaptureStore {
     if (decision.result === "SUCCESS") items.push(...this.#debit(request, facts, periods));
     try {
       await this.#db.send(new TransactWriteItemsCommand({ TransactItems: items }));
-      return "COMMITTED";
+      return { kind: "COMMITTED" };
     } catch (error) {
       if (error instanceof TransactionCanceledException) {
-        return error.CancellationReasons?.[0]?.Code === "ConditionalCheckFailed" ? "KEY_TAKEN" : "STALE";
+        const onRecord = error.CancellationReasons?.[0];
+        if (onRecord?.Code === "ConditionalCheckFailed") {
+          return { kind: "KEY_TAKEN", record: onRecord.Item ? itemToRecord(onRecord.Item) : undefined };
+        }
+        return { kind: "STALE" };
       }
-      if ((error as Error).name === "TransactionConflictException") return "STALE";
+      if ((error as Error).name === "TransactionConflictException") return { kind: "STALE" };
       throw error;
     }
   }
