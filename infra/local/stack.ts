@@ -31,6 +31,11 @@ export interface LocalStackOptions {
   ledgerSeed?: string;
   piaids?: Record<string, string>;
   ledgerTimeZone?: string;
+  /** Default openpgp; plain-json only when asked (a deployed environment cannot ask). */
+  messageCodec?: RuntimeConfig["messageCodec"];
+  /** Folder with integrator.private.asc and google.public.asc (required with openpgp). */
+  keysDir?: string;
+  keyringTtlSeconds?: number;
   logger?: Logger;
 }
 
@@ -91,15 +96,19 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const tableNames = await createTables(admin, prefix);
     const queueUrls = await createQueues(sqs, prefix);
 
+    const messageCodec = options.messageCodec ?? "openpgp";
     const config: RuntimeConfig = {
       stage: "local",
       tables: tableNames,
       piaids: options.piaids ?? DEFAULT_PIAIDS,
-      // Explicitly local: the deployed configuration cannot select plain JSON.
-      messageCodec: "plain-json",
+      messageCodec,
       ledgerTimeZone: options.ledgerTimeZone ?? "UTC",
+      ...(options.keysDir && { keys: { source: "files" as const, dir: options.keysDir } }),
+      keyringTtlSeconds: options.keyringTtlSeconds ?? 300,
     };
     const deps = serviceDeps(config, { dynamodb, ...(options.logger && { logger: options.logger }) });
+    // A bad keyring stops start-up here, with its one-sentence reason.
+    await deps.keyring?.get();
     const loadLedgerFile = async (path: string) =>
       loadLedger(admin, tableNames.ledger, parseLedgerFixture(JSON.parse(readFileSync(path, "utf8"))));
     if (options.ledgerSeed) await loadLedgerFile(options.ledgerSeed);

@@ -1,11 +1,15 @@
 /**
  * `npm start`: the whole service on this machine. Environment: PORT (default 3000),
  * LEDGER_SEED (a ledger fixture; default the demo ledger), LOCAL_PERSIST=1 (keep data in .local/data),
- * PIAIDS (JSON PIAID → currency), LEDGER_TIME_ZONE, LOCAL_STACK_FILE (where the operator CLI finds it).
+ * PIAIDS (JSON PIAID → currency), LEDGER_TIME_ZONE, KEYS_DIR (default .local/keys, generated on
+ * first run), MESSAGE_CODEC=plain-json (no envelope; local only), LOCAL_STACK_FILE (where the
+ * operator CLI finds the stack).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
+import { KeyringError } from "../../shared/security/keyring.ts";
 import { MissingJavaError } from "./emulators.ts";
+import { ensureLocalKeys, KEY_FILES } from "./keys.ts";
 import { DEFAULT_PIAIDS, DEMO_LEDGER, startLocalStack } from "./stack.ts";
 
 const LOCAL_DIR = resolve(import.meta.dirname, "../../.local");
@@ -13,7 +17,16 @@ const STACK_FILE = process.env.LOCAL_STACK_FILE ?? resolve(LOCAL_DIR, "stack.jso
 
 const env = process.env;
 try {
+  const messageCodec = env.MESSAGE_CODEC === "plain-json" ? "plain-json" : "openpgp";
+  const keysDir = resolve(env.KEYS_DIR ?? resolve(LOCAL_DIR, "keys"));
+  if (messageCodec === "openpgp" && (await ensureLocalKeys(keysDir))) {
+    console.log(
+      `generated an integrator keypair and a stand-in Google keypair in ${keysDir} (put Google's real public keys in ${KEY_FILES.googlePublic} to talk to Google)`,
+    );
+  }
   const stack = await startLocalStack({
+    messageCodec,
+    keysDir,
     port: Number(env.PORT ?? 3000),
     ...(env.LOCAL_PERSIST === "1" && { dataDir: resolve(LOCAL_DIR, "data") }),
     ledgerSeed: env.LEDGER_SEED ?? DEMO_LEDGER,
@@ -39,11 +52,12 @@ try {
   };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
+  const codec = messageCodec === "openpgp" ? `OpenPGP, keys in ${keysDir}` : "plain JSON, no envelope";
   console.log(
-    `gsp-integrator ready at ${stack.url} (codec ${stack.config.messageCodec}, PIAIDs ${Object.keys(stack.config.piaids).join(", ")})`,
+    `gsp-integrator ready at ${stack.url} (${codec}; PIAIDs ${Object.keys(stack.config.piaids).join(", ")})`,
   );
 } catch (error) {
-  if (error instanceof MissingJavaError) {
+  if (error instanceof MissingJavaError || error instanceof KeyringError) {
     console.error(error.message);
   } else {
     console.error(`could not start the local stack: ${(error as Error).message}`);

@@ -23,7 +23,7 @@ interface Options {
   now?: () => number;
 }
 
-type Internal = { startedAt: number; gspBody?: Record<string, unknown> };
+type Internal = { startedAt: number; opened?: boolean; gspBody?: Record<string, unknown> };
 type Request = {
   event: GspEvent;
   response: APIGatewayProxyStructuredResultV2 | GspResult | null | undefined;
@@ -42,42 +42,49 @@ export function gspEndpoint({ method, codec, logger, now = Date.now }: Options):
     const internal = request.internal as Internal;
     internal.startedAt = performance.now();
     const raw = Buffer.from(request.event.body ?? "", request.event.isBase64Encoded ? "base64" : "utf8");
-    request.event.gspBody = parseOpenedBody(await codec.open(raw));
+    const opened = await codec.open(raw);
+    // From here the sender is verified: every answer, errors included, goes back sealed.
+    internal.opened = true;
+    request.event.gspBody = parseOpenedBody(opened);
     internal.gspBody = request.event.gspBody;
   };
 
   const after = async (request: Request) => {
     const result = request.response as GspResult;
-    request.response = await respond(200, result.body);
+    request.response = await respond(200, result.body, true);
     logLine(request, 200, result.log);
   };
 
   const onError = async (request: Request) => {
     const error = request.error;
+    const sealed = (request.internal as Internal).opened === true;
     const paymentIntegratorErrorIdentifier = randomUUID();
     if (error instanceof ProtocolError) {
-      request.response = await respond(error.status, {
+      const body = {
         errorResponseCode: error.code,
         errorDescription: error.description,
         paymentIntegratorErrorIdentifier,
-      });
+      };
+      request.response = await respond(error.status, body, sealed);
       logLine(request, error.status, { errorResponseCode: error.code, paymentIntegratorErrorIdentifier });
       return;
     }
     // Unexpected: the caller gets only an identifier; the log line under it has the cause.
-    request.response = await respond(500, {
-      errorDescription: "internal error",
-      paymentIntegratorErrorIdentifier,
-    }).catch(() => ({ statusCode: 500, body: "" }));
+    const body = { errorDescription: "internal error", paymentIntegratorErrorIdentifier };
+    request.response = await respond(500, body, sealed).catch(() => respond(500, body, false));
     logger.error("unexpected failure", { method, paymentIntegratorErrorIdentifier, error: error as Error });
     logLine(request, 500, { paymentIntegratorErrorIdentifier });
   };
 
+  /** Sealed through the codec, or bare JSON when the request could not be verified (we learn nothing of the caller). */
   async function respond(
     statusCode: number,
     body: Record<string, unknown>,
+    sealed: boolean,
   ): Promise<APIGatewayProxyStructuredResultV2> {
     const json = JSON.stringify({ responseHeader: { responseTimestamp: String(now()) }, ...body });
+    if (!sealed)
+      return { statusCode, headers: { "content-type": "application/json; charset=utf-8" }, body: json };
     return { statusCode, headers: { "content-type": codec.contentType }, body: await codec.seal(json) };
   }
 

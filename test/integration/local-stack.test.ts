@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
-import { capture, captureRequest } from "../support/google.ts";
+import { capture, captureRequest, testKeysDir } from "../support/google.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const run = promisify(execFile);
@@ -37,7 +37,7 @@ test("npm start: one ready line, serves captures, loads a ledger from the operat
   const stackFile = join(dir, "stack.json");
   const child = spawn(process.execPath, ["infra/local/start.ts"], {
     cwd: ROOT,
-    env: { ...process.env, PORT: "0", LOCAL_STACK_FILE: stackFile },
+    env: { ...process.env, PORT: "0", LOCAL_STACK_FILE: stackFile, KEYS_DIR: await testKeysDir() },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const url = await readyUrl(child);

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type Emulator, startDynamoDbLocal, startSqsEmulator } from "../../infra/local/emulators.ts";
+import { ensureLocalKeys } from "../../infra/local/keys.ts";
 import { leaks } from "./secrets.ts";
 
 /**
@@ -8,15 +9,22 @@ import { leaks } from "./secrets.ts";
  * and queues under a unique prefix. The teardown audits every log line the suite produced.
  */
 const LOG_DIR = resolve(import.meta.dirname, "../../.local/test-logs");
+/** Test keys: RSA 2048 (the protocol's minimum) to keep generation quick; made once, reused. */
+const KEYS_DIR = resolve(import.meta.dirname, "../../.local/test-keys");
 let emulators: Emulator[] = [];
 
 export async function globalSetup() {
   rmSync(LOG_DIR, { recursive: true, force: true });
-  const [dynamodb, sqs] = await Promise.all([startDynamoDbLocal(), startSqsEmulator()]);
+  const [dynamodb, sqs] = await Promise.all([
+    startDynamoDbLocal(),
+    startSqsEmulator(),
+    ensureLocalKeys(KEYS_DIR, 2048),
+  ]);
   emulators = [dynamodb, sqs];
   process.env.TEST_DYNAMODB_ENDPOINT = dynamodb.endpoint;
   process.env.TEST_SQS_ENDPOINT = sqs.endpoint;
   process.env.TEST_LOG_DIR = LOG_DIR;
+  process.env.TEST_KEYS_DIR = KEYS_DIR;
 }
 
 export async function globalTeardown() {

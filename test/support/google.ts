@@ -1,4 +1,9 @@
-/** Builds capture requests as Google sends them, and posts them to a stack. */
+import { resolve } from "node:path";
+import { callIntegrator, type GoogleReply, standInGoogleKeyring } from "../../infra/google/client.ts";
+import { ensureLocalKeys } from "../../infra/local/keys.ts";
+import type { Keyring } from "../../shared/security/keyring.ts";
+
+/** Builds capture requests as Google sends them, and posts them to a stack through the envelope. */
 let sequence = 0;
 
 export const PIAID = "InvisiCashIN_INR";
@@ -28,24 +33,30 @@ export function captureRequest(
   };
 }
 
-export interface Reply {
-  status: number;
-  body: Record<string, unknown>;
-  text: string;
+export type Reply = GoogleReply;
+
+/** The suite's keys (global setup), or a folder made for this process when a file runs alone. */
+let keysDir: Promise<string> | undefined;
+export function testKeysDir(): Promise<string> {
+  keysDir ??= (async () => {
+    const dir = process.env.TEST_KEYS_DIR ?? resolve(import.meta.dirname, "../../.local/test-keys");
+    await ensureLocalKeys(dir, 2048);
+    return dir;
+  })();
+  return keysDir;
 }
 
+let keyring: Promise<Keyring> | undefined;
+/** The stand-in Google's keys: its private key, the integrator's public key. */
+export const googleKeyring = () => {
+  keyring ??= testKeysDir().then(standInGoogleKeyring);
+  return keyring;
+};
+
+/** Posts as Google: the body (or, if a string, that plaintext) signed and encrypted, the answer opened and verified. */
 export async function post(url: string, path: string, body: unknown): Promise<Reply> {
-  const res = await fetch(`${url}${path}`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: typeof body === "string" ? body : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let parsed: Record<string, unknown> = {};
-  try {
-    parsed = JSON.parse(text);
-  } catch {}
-  return { status: res.status, body: parsed, text };
+  const options = { keyring: await googleKeyring(), ...(typeof body === "string" && { rawPlaintext: body }) };
+  return callIntegrator(url, path, body, options);
 }
 
 export const capture = (url: string, body: unknown) => post(url, "/v1/capture", body);

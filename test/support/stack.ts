@@ -6,6 +6,7 @@ import {
   type LocalStackOptions,
   startLocalStack,
 } from "../../infra/local/stack.ts";
+import { testKeysDir } from "./google.ts";
 import { captureServiceLogs } from "./log-capture.ts";
 
 /**
@@ -16,6 +17,8 @@ export async function startTestStack(testFile: string, options: LocalStackOption
   captureServiceLogs(testFile);
   const stack = await startLocalStack({
     port: 0,
+    messageCodec: "openpgp",
+    keysDir: await testKeysDir(),
     prefix: `t${randomBytes(4).toString("hex")}-`,
     ledgerSeed: DEMO_LEDGER,
     ...(process.env.TEST_DYNAMODB_ENDPOINT && { dynamodbEndpoint: process.env.TEST_DYNAMODB_ENDPOINT }),
