@@ -66,7 +66,11 @@ export function gspEndpoint({ method, codec, logger, now = Date.now }: Options):
         paymentIntegratorErrorIdentifier,
       };
       request.response = await respond(error.status, body, sealed);
-      logLine(request, error.status, { errorResponseCode: error.code, paymentIntegratorErrorIdentifier });
+      logLine(request, error.status, {
+        errorResponseCode: error.code,
+        errorDescription: error.description,
+        paymentIntegratorErrorIdentifier,
+      });
       return;
     }
     // Unexpected: the caller gets only an identifier; the log line under it has the cause.

@@ -58,8 +58,35 @@ export async function open(wire: string, keyring: Keyring, date = new Date()): P
   } catch (error) {
     const why = (error as Error).message;
     if (/session key/i.test(why)) throw encryption("message cannot be decrypted with our keys");
-    // Unsigned, signed by a key we do not trust (unknown, expired), or modified in transit.
+    // Unsigned, signed by a key we do not trust, or modified in transit.
+    throw signature("message has no valid signature from a trusted key");
+  }
+  // openpgp judges a signature by its signer's validity when the signature says it was made, a
+  // time the sender chooses: a trusted key that has since expired must not sign today's requests.
+  if (!(await someSignerValidAt(result.signatures, keyring.peer, date))) {
     throw signature("message has no valid signature from a trusted key");
   }
   return Buffer.from(result.data as Uint8Array).toString("utf8");
+}
+
+async function someSignerValidAt(
+  signatures: openpgp.DecryptMessageResult["signatures"],
+  peers: openpgp.Key[],
+  date: Date,
+) {
+  for (const { keyID, verified } of signatures) {
+    const valid = await verified.then(
+      () => true,
+      () => false,
+    );
+    if (!valid) continue;
+    for (const key of peers) {
+      const ok = await key.getSigningKey(keyID, date).then(
+        () => true,
+        () => false,
+      );
+      if (ok) return true;
+    }
+  }
+  return false;
 }

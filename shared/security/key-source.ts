@@ -82,6 +82,11 @@ export class CachedKeyring {
     return this.#keyring;
   }
 
+  /** Resolves when no refresh is under way (for operators' tooling and tests). */
+  async settled(): Promise<void> {
+    await this.#loading?.catch(() => {});
+  }
+
   async #load(): Promise<Keyring> {
     try {
       const keyring = await loadKeyring(await this.#source.read(), this.#labels, new Date(this.#now()));

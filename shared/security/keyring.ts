@@ -59,24 +59,36 @@ async function checkKey(key: openpgp.Key, label: string, now: Date): Promise<str
   return [];
 }
 
-/** Reads and checks armored keyrings (each text may hold several keys). */
+/**
+ * Armored blocks in a text, in order. openpgp reads only the first armored block of a text, and
+ * operators build keyrings by concatenating .asc files, so each block is read on its own.
+ */
+export function armoredBlocks(text: string): string[] {
+  return (
+    text.match(
+      /-----BEGIN PGP (?:PUBLIC|PRIVATE) KEY BLOCK-----[\s\S]*?-----END PGP (?:PUBLIC|PRIVATE) KEY BLOCK-----/g,
+    ) ?? []
+  );
+}
+
+/** Reads and checks armored keyrings (each text may hold several keys, in one block or several). */
 export async function loadKeyring(
   armored: { own: string; peer: string },
   labels: { own: string; peer: string },
   now = new Date(),
 ): Promise<Keyring> {
-  const read = async <T>(what: string, f: () => Promise<T[]>): Promise<T[]> => {
-    let keys: T[];
+  const read = async <T>(what: string, text: string, f: (block: string) => Promise<T[]>): Promise<T[]> => {
+    const blocks = armoredBlocks(text);
+    if (blocks.length === 0)
+      throw new KeyringError(`the ${what} keyring is not armored OpenPGP key material.`);
     try {
-      keys = await f();
+      return (await Promise.all(blocks.map(f))).flat();
     } catch {
       throw new KeyringError(`the ${what} keyring is not armored OpenPGP key material.`);
     }
-    if (keys.length === 0) throw new KeyringError(`the ${what} keyring holds no key.`);
-    return keys;
   };
-  const own = await read(labels.own, () => openpgp.readPrivateKeys({ armoredKeys: armored.own }));
-  const peer = await read(labels.peer, () => openpgp.readKeys({ armoredKeys: armored.peer }));
+  const own = await read(labels.own, armored.own, (armoredKeys) => openpgp.readPrivateKeys({ armoredKeys }));
+  const peer = await read(labels.peer, armored.peer, (armoredKeys) => openpgp.readKeys({ armoredKeys }));
   const warnings: string[] = [];
   for (const k of own) warnings.push(...(await checkKey(k, labels.own, now)));
   for (const k of peer) warnings.push(...(await checkKey(k, labels.peer, now)));

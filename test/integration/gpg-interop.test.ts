@@ -1,0 +1,128 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { promisify } from "node:util";
+import { KEY_FILES } from "../../infra/local/keys.ts";
+import { captureRequest, testKeysDir } from "../support/google.ts";
+import { balance } from "../support/ledger.ts";
+import { startTestStack } from "../support/stack.ts";
+
+/**
+ * Proof that we interoperate with an OpenPGP implementation other than our own library: GnuPG
+ * makes the Google key, signs and encrypts the request, and decrypts and verifies our answer.
+ */
+const run = promisify(execFile);
+const home = mkdtempSync(join(tmpdir(), "gpg-"));
+const gpg = (...args: string[]) =>
+  run("gpg", ["--homedir", home, "--batch", "--no-tty", ...args], { encoding: "utf8" });
+after(() => run("gpgconf", ["--homedir", home, "--kill", "gpg-agent"]).catch(() => {}));
+
+async function fingerprint(uid: string): Promise<string> {
+  const { stdout } = await gpg("--with-colons", "--list-keys", uid);
+  return stdout
+    .split("\n")
+    .find((l) => l.startsWith("fpr:"))!
+    .split(":")[9]!;
+}
+
+// GnuPG plays Google: its own RSA key with a separate encryption subkey.
+await gpg(
+  "--pinentry-mode",
+  "loopback",
+  "--passphrase",
+  "",
+  "--quick-gen-key",
+  "Google interop <gsp@google.test>",
+  "rsa2048",
+  "sign,cert",
+  "1y",
+);
+const googleFpr = await fingerprint("gsp@google.test");
+await gpg(
+  "--pinentry-mode",
+  "loopback",
+  "--passphrase",
+  "",
+  "--quick-add-key",
+  googleFpr,
+  "rsa2048",
+  "encr",
+  "1y",
+);
+const { stdout: googlePublic } = await gpg("--armor", "--export", googleFpr);
+
+// The integrator trusts that key (and only it) as Google's; GnuPG knows the integrator's public key.
+const sharedKeys = await testKeysDir();
+const keysDir = mkdtempSync(join(tmpdir(), "gsp-interop-keys-"));
+mkdirSync(keysDir, { recursive: true });
+for (const f of [KEY_FILES.integratorPrivate, KEY_FILES.integratorPublic])
+  copyFileSync(join(sharedKeys, f), join(keysDir, f));
+writeFileSync(join(keysDir, KEY_FILES.googlePublic), googlePublic);
+await gpg("--import", join(keysDir, KEY_FILES.integratorPublic));
+const integratorFpr = await fingerprint("gsp-integrator");
+
+const stack = await startTestStack(import.meta.filename, { keysDir });
+
+test("a request made by gpg (SHA-384, AES-256) captures; gpg decrypts and verifies our answer", async () => {
+  const work = mkdtempSync(join(tmpdir(), "gsp-interop-"));
+  const before = await balance(stack, "acct-demo-main");
+  writeFileSync(join(work, "request.json"), JSON.stringify(captureRequest({ amount: "4000000" })));
+  await gpg(
+    "--trust-model",
+    "always",
+    "--sign",
+    "--digest-algo",
+    "SHA384",
+    "--encrypt",
+    "--cipher-algo",
+    "AES256",
+    "--recipient",
+    integratorFpr,
+    "--local-user",
+    googleFpr,
+    "--output",
+    join(work, "request.gpg"),
+    join(work, "request.json"),
+  );
+  const wire = readFileSync(join(work, "request.gpg")).toString("base64url");
+  const res = await fetch(`${stack.url}/v1/capture`, {
+    method: "POST",
+    headers: { "content-type": "application/octet-stream; charset=utf-8" },
+    body: wire,
+  });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("content-type"), "application/octet-stream; charset=utf-8");
+  writeFileSync(join(work, "response.gpg"), Buffer.from(await res.text(), "base64url"));
+
+  const { stdout: status } = await gpg(
+    "--trust-model",
+    "always",
+    "--status-fd",
+    "1",
+    "--output",
+    join(work, "response.json"),
+    "--decrypt",
+    join(work, "response.gpg"),
+  );
+  const answer = JSON.parse(readFileSync(join(work, "response.json"), "utf8"));
+  assert.equal(answer.result, "SUCCESS");
+  assert.equal(before - (await balance(stack, "acct-demo-main")), 4_000_000n);
+  // VALIDSIG <fpr> <date> <ts> <expire> <version> <reserved> <pubkey-algo> <hash-algo> <class> <primary-fpr>
+  const validsig = status
+    .split("\n")
+    .find((l) => l.startsWith("[GNUPG:] VALIDSIG "))
+    ?.split(" ");
+  assert.ok(validsig, `gpg verified our signature:\n${status}`);
+  assert.equal(validsig[9], "9", "signed with SHA-384 (OpenPGP hash algorithm 9)");
+  assert.equal(validsig[11], integratorFpr, "signed by the integrator's key");
+  // DECRYPTION_INFO <mdc-method> <sym-algo> [<aead-algo>]
+  const info = status
+    .split("\n")
+    .find((l) => l.startsWith("[GNUPG:] DECRYPTION_INFO "))
+    ?.split(" ");
+  assert.equal(info?.[3], "9", "encrypted with AES-256 (OpenPGP symmetric algorithm 9)");
+  assert.ok(status.includes("[GNUPG:] DECRYPTION_OKAY"));
+});
