@@ -8,11 +8,20 @@ export interface KeyAttribute {
   type: "S" | "N";
 }
 
+export interface IndexDefinition {
+  name: string;
+  partitionKey: KeyAttribute;
+  sortKey?: KeyAttribute;
+  /** Only key attributes are projected: readers fetch the item itself, strongly consistent. */
+  projection: "KEYS_ONLY";
+}
+
 export interface TableDefinition {
   /** Logical name; the physical name is `${prefix}${name}` (prefix per stage or per test run). */
   name: string;
   partitionKey: KeyAttribute;
   sortKey?: KeyAttribute;
+  indexes?: readonly IndexDefinition[];
 }
 
 export const tables = {
@@ -26,6 +35,16 @@ export const tables = {
   captures: {
     name: "captures",
     partitionKey: { name: "pk", type: "S" },
+    indexes: [
+      {
+        // Sparse: only records the sweeper must act on carry these attributes (a PENDING capture
+        // until its deadline, an outcome until its notification is enqueued), so it never scans.
+        name: "sweep",
+        partitionKey: { name: "sweepShard", type: "S" },
+        sortKey: { name: "sweepAt", type: "N" },
+        projection: "KEYS_ONLY",
+      },
+    ],
   },
 } as const satisfies Record<string, TableDefinition>;
 
@@ -50,29 +69,76 @@ export interface FunctionDefinition {
   /** Path of the handler module from the repository root; it exports `handler`. */
   entry: string;
   memoryMb: number;
-  /** Google counts a call with no answer within 7 s as failed. */
   timeoutSeconds: number;
   tables: readonly (keyof typeof tables)[];
+  /** Queues it sends to (IAM send rights and NOTIFICATIONS_QUEUE_URL). */
+  sendsTo?: readonly (keyof typeof queues)[];
+  /** The queue whose messages invoke it (an SQS event source with partial batch failures). */
+  consumes?: { queue: keyof typeof queues; batchSize: number };
+  /** Runs on a schedule. */
+  schedule?: { everyMinutes: number };
+  /** Calls Google (needs its base URL and our keyrings). */
+  callsGoogle?: boolean;
+  /** Opens and seals Google's requests (needs our keyrings). */
+  servesGoogle?: boolean;
 }
 
 export const functions = {
   capture: {
     entry: "functions/capture/handler.ts",
     memoryMb: 512,
+    // Google counts a call with no answer within 7 s as failed.
     timeoutSeconds: 6,
     tables: ["ledger", "captures"],
+    servesGoogle: true,
+  },
+  asynchronousCapture: {
+    entry: "functions/asynchronous-capture/handler.ts",
+    memoryMb: 512,
+    timeoutSeconds: 6,
+    tables: ["ledger", "captures"],
+    servesGoogle: true,
+  },
+  captureOutcome: {
+    entry: "functions/capture-outcome/handler.ts",
+    memoryMb: 512,
+    timeoutSeconds: 10,
+    tables: ["ledger", "captures"],
+    sendsTo: ["notifications"],
+  },
+  notifier: {
+    entry: "functions/notifier/handler.ts",
+    memoryMb: 512,
+    // Well under the queue's visibility timeout (6x, as AWS advises for SQS event sources).
+    timeoutSeconds: 10,
+    tables: ["captures"],
+    consumes: { queue: "notifications", batchSize: 10 },
+    callsGoogle: true,
+  },
+  sweeper: {
+    entry: "functions/sweeper/handler.ts",
+    memoryMb: 256,
+    timeoutSeconds: 60,
+    tables: ["ledger", "captures"],
+    sendsTo: ["notifications"],
+    schedule: { everyMinutes: 1 },
   },
 } as const satisfies Record<string, FunctionDefinition>;
 
 export type FunctionName = keyof typeof functions;
 
-/** Google-facing routes of the HTTP API. */
-export const routes = [
-  { method: "POST", path: "/v1/capture", function: "capture" },
-] as const satisfies readonly {
-  method: string;
+export interface RouteDefinition {
+  method: "POST";
   path: string;
   function: FunctionName;
-}[];
+  /** "envelope": public, every body signed and encrypted (Google). "iam": the integrator's own systems only. */
+  auth: "envelope" | "iam";
+}
+
+export const routes = [
+  { method: "POST", path: "/v1/capture", function: "capture", auth: "envelope" },
+  { method: "POST", path: "/v1/asynchronousCapture", function: "asynchronousCapture", auth: "envelope" },
+  { method: "POST", path: "/internal/v1/captureOutcome", function: "captureOutcome", auth: "iam" },
+] as const satisfies readonly RouteDefinition[];
 
 export const tableName = (prefix: string, table: TableDefinition) => `${prefix}${table.name}`;

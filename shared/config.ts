@@ -16,6 +16,8 @@ const timeZone = v.pipe(
   }, "must be an IANA time zone"),
 );
 
+const seconds = v.pipe(v.string(), v.toNumber(), v.minValue(0));
+
 /** The environment a function reads once at cold start; one typed object, checked. */
 const RuntimeEnv = v.object({
   STAGE: v.optional(v.string(), "local"),
@@ -30,6 +32,13 @@ const RuntimeEnv = v.object({
   OUR_KEYS_SECRET_ID: v.optional(v.pipe(v.string(), v.minLength(1))),
   GOOGLE_KEYS_SECRET_ID: v.optional(v.pipe(v.string(), v.minLength(1))),
   KEYRING_TTL_SECONDS: v.optional(v.pipe(v.string(), v.toNumber(), v.minValue(0)), "300"),
+  /** Asynchronous captures and their notifications. */
+  NOTIFICATIONS_QUEUE_URL: v.optional(v.pipe(v.string(), v.url())),
+  GOOGLE_BASE_URL: v.optional(v.pipe(v.string(), v.url()), "https://vgw.googleapis.com"),
+  CAPTURE_DEADLINE_SECONDS: v.optional(seconds, "600"),
+  NOTIFY_TIMEOUT_MS: v.optional(seconds, "5000"),
+  NOTIFY_BACKOFF_BASE_SECONDS: v.optional(seconds, "10"),
+  NOTIFY_BACKOFF_CAP_SECONDS: v.optional(seconds, "900"),
 });
 
 export type KeysLocation =
@@ -45,7 +54,20 @@ export interface RuntimeConfig {
   /** Required with the openpgp codec. */
   keys?: KeysLocation;
   keyringTtlSeconds: number;
+  /** Required by the functions that enqueue notifications. */
+  notificationsQueueUrl?: string;
+  googleBaseUrl: string;
+  captureDeadlineSeconds: number;
+  notify: { timeoutMs: number; backoffBaseSeconds: number; backoffCapSeconds: number };
 }
+
+/** Defaults of the settings a caller building a RuntimeConfig in code may leave out. */
+export const RUNTIME_DEFAULTS = {
+  keyringTtlSeconds: 300,
+  googleBaseUrl: "https://vgw.googleapis.com",
+  captureDeadlineSeconds: 600,
+  notify: { timeoutMs: 5000, backoffBaseSeconds: 10, backoffCapSeconds: 900 },
+} as const;
 
 export function runtimeConfigFrom(env: Record<string, string | undefined>): RuntimeConfig {
   const result = v.safeParse(RuntimeEnv, env);
@@ -76,6 +98,14 @@ export function runtimeConfigFrom(env: Record<string, string | undefined>): Runt
     ledgerTimeZone: e.LEDGER_TIME_ZONE,
     ...(keys && { keys }),
     keyringTtlSeconds: Number(e.KEYRING_TTL_SECONDS),
+    ...(e.NOTIFICATIONS_QUEUE_URL && { notificationsQueueUrl: e.NOTIFICATIONS_QUEUE_URL }),
+    googleBaseUrl: e.GOOGLE_BASE_URL,
+    captureDeadlineSeconds: Number(e.CAPTURE_DEADLINE_SECONDS),
+    notify: {
+      timeoutMs: Number(e.NOTIFY_TIMEOUT_MS),
+      backoffBaseSeconds: Number(e.NOTIFY_BACKOFF_BASE_SECONDS),
+      backoffCapSeconds: Number(e.NOTIFY_BACKOFF_CAP_SECONDS),
+    },
   };
 }
 
@@ -89,6 +119,12 @@ export function runtimeEnv(config: RuntimeConfig): Record<string, string> {
     MESSAGE_CODEC: config.messageCodec,
     LEDGER_TIME_ZONE: config.ledgerTimeZone,
     KEYRING_TTL_SECONDS: String(config.keyringTtlSeconds),
+    ...(config.notificationsQueueUrl && { NOTIFICATIONS_QUEUE_URL: config.notificationsQueueUrl }),
+    GOOGLE_BASE_URL: config.googleBaseUrl,
+    CAPTURE_DEADLINE_SECONDS: String(config.captureDeadlineSeconds),
+    NOTIFY_TIMEOUT_MS: String(config.notify.timeoutMs),
+    NOTIFY_BACKOFF_BASE_SECONDS: String(config.notify.backoffBaseSeconds),
+    NOTIFY_BACKOFF_CAP_SECONDS: String(config.notify.backoffCapSeconds),
     ...(config.keys?.source === "files" && { KEYS_DIR: config.keys.dir }),
     ...(config.keys?.source === "secretsmanager" && {
       OUR_KEYS_SECRET_ID: config.keys.ownSecretId,

@@ -11,6 +11,7 @@ import {
   type UpcomingTransactionNotification,
 } from "./domain/ledger.ts";
 import { secretDigest } from "./domain/secrets.ts";
+import { VPA_PATTERN } from "./protocol/asynchronous-capture.ts";
 import { currencyCode, nonNegativeMicros } from "./protocol/common.ts";
 
 /**
@@ -42,6 +43,10 @@ const LedgerFixture = v.object({
   ),
   tokens: v.optional(
     v.array(v.object({ googlePaymentToken: id, accountId: id, status: v.picklist(TokenStatus) })),
+    [],
+  ),
+  vpas: v.optional(
+    v.array(v.object({ vpa: v.pipe(v.string(), v.regex(VPA_PATTERN, "is not a UPI VPA")), accountId: id })),
     [],
   ),
   mandates: v.optional(
@@ -82,7 +87,7 @@ export function parseLedgerFixture(json: unknown, configVersion = Date.now()): L
   }
   const f = result.output;
   const accountIds = new Set(f.accounts.map((a) => a.accountId));
-  const refs = [...f.tokens, ...f.mandates, ...f.otps, ...f.authenticationRequests];
+  const refs = [...f.tokens, ...f.mandates, ...f.vpas, ...f.otps, ...f.authenticationRequests];
   const dangling = refs.find((r) => !accountIds.has(r.accountId));
   if (dangling) throw new Error(`ledger fixture: unknown accountId ${dangling.accountId}`);
   return {
@@ -99,6 +104,7 @@ export function parseLedgerFixture(json: unknown, configVersion = Date.now()): L
     instruments: [
       ...f.tokens.map((t) => ({ kind: "TOKEN" as const, ...t })),
       ...f.mandates.map((m) => ({ kind: "MANDATE" as const, ...m })),
+      ...f.vpas.map((x) => ({ kind: "VPA" as const, ...x })),
     ],
     upcomingTransactionNotifications: f.upcomingTransactionNotifications.map((u) => ({
       upcomingTransactionNotificationId: u.upcomingTransactionNotificationId,

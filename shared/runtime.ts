@@ -1,9 +1,14 @@
 import { randomBytes } from "node:crypto";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoCaptureStore } from "./adapters/dynamodb/capture-store.ts";
+import { googleNotificationClient } from "./adapters/google/notification-client.ts";
+import { sqsNotificationQueue } from "./adapters/sqs/notification-queue.ts";
 import type { RuntimeConfig } from "./config.ts";
-import type { CaptureDeps } from "./domain/capture-service.ts";
+import type { AsynchronousCaptureDeps } from "./domain/asynchronous-capture-service.ts";
+import type { NotificationQueue, OutcomeDeps } from "./domain/capture-outcome-service.ts";
+import type { NotifierDeps } from "./domain/notifier.ts";
 import { type MessageCodec, plainJsonCodec } from "./http/codec.ts";
 import { createLogger, type Logger } from "./logging.ts";
 import { CachedKeyring, fileKeySource, secretsManagerKeySource } from "./security/key-source.ts";
@@ -12,6 +17,9 @@ import { pgpCodec } from "./security/pgp-codec.ts";
 /** Our transaction id: time-ordered (operators sort by it) and unguessable. */
 export const newTransactionId = () =>
   `${Date.now().toString(36).padStart(9, "0")}${randomBytes(9).toString("base64url")}`;
+/** Our requestId for a notification (≤ 100 of the protocol's characters). */
+export const newNotificationRequestId = () =>
+  `crn-${Date.now().toString(36)}-${randomBytes(9).toString("base64url")}`;
 
 /** Our side of the envelope: our private keys and Google's public keys, re-read after the TTL. */
 export function integratorKeyring(config: RuntimeConfig, logger: Logger): CachedKeyring | undefined {
@@ -40,17 +48,28 @@ export interface ServiceDeps {
   /** Present with the openpgp codec; `get()` it at start-up to fail fast on a bad keyring. */
   keyring: CachedKeyring | undefined;
   logger: Logger;
-  capture: CaptureDeps;
+  capture: AsynchronousCaptureDeps;
+  outcome: OutcomeDeps;
+  notifier: NotifierDeps;
 }
+
+const noQueue: NotificationQueue = {
+  enqueue: () => Promise.reject(new Error("NOTIFICATIONS_QUEUE_URL is not configured for this function")),
+};
 
 /** Everything a function needs, built once per process from its configuration. */
 export function serviceDeps(
   config: RuntimeConfig,
-  overrides: { dynamodb?: DynamoDBClient; logger?: Logger } = {},
+  overrides: { dynamodb?: DynamoDBClient; sqs?: SQSClient; logger?: Logger } = {},
 ): ServiceDeps {
   const dynamodb = overrides.dynamodb ?? new DynamoDBClient({});
   const logger = overrides.logger ?? createLogger();
   const keyring = integratorKeyring(config, logger);
+  const store = new DynamoCaptureStore(dynamodb, config.tables);
+  const queue = config.notificationsQueueUrl
+    ? sqsNotificationQueue(overrides.sqs ?? new SQSClient({}), config.notificationsQueueUrl)
+    : noQueue;
+  const now = Date.now;
   return {
     config,
     dynamodb,
@@ -58,11 +77,31 @@ export function serviceDeps(
     keyring,
     logger,
     capture: {
-      store: new DynamoCaptureStore(dynamodb, config.tables),
+      store,
       piaids: config.piaids,
       ledgerTimeZone: config.ledgerTimeZone,
-      now: Date.now,
+      now,
       newTransactionId,
+      captureDeadlineMs: config.captureDeadlineSeconds * 1000,
+    },
+    outcome: {
+      store,
+      queue,
+      ledgerTimeZone: config.ledgerTimeZone,
+      now,
+      newRequestId: newNotificationRequestId,
+    },
+    notifier: {
+      store,
+      now,
+      google: googleNotificationClient({
+        baseUrl: config.googleBaseUrl,
+        keyring: () => {
+          if (!keyring) throw new Error("notifications to Google need the openpgp codec's keys");
+          return keyring.get();
+        },
+        timeoutMs: config.notify.timeoutMs,
+      }),
     },
   };
 }

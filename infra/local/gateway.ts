@@ -13,6 +13,8 @@ export interface GatewayRoute {
   functionName: string;
   handler: HttpApiHandler;
   timeoutSeconds: number;
+  /** Stands in for API Gateway's IAM authorisation: false → 403, the handler is not invoked. */
+  authorize?: (req: IncomingMessage) => boolean;
 }
 
 /** API Gateway's own payload cap for HTTP APIs is 10 MB; ours is tighter, as the deployed API's will be. */
@@ -62,6 +64,7 @@ export function createGateway(routes: GatewayRoute[], maxConcurrent = DEFAULT_MA
       const url = new URL(req.url ?? "/", "http://localhost");
       const route = byKey.get(`${req.method} ${url.pathname}`);
       if (!route) return send(res, 404, { message: "Not Found" });
+      if (route.authorize && !route.authorize(req)) return send(res, 403, { message: "Forbidden" });
       const body = await readBody(req);
       if (body === undefined) return send(res, 413, { message: "Request Entity Too Large" });
       const event = toEvent(req, url, route, body);
@@ -131,7 +134,11 @@ function toEvent(req: IncomingMessage, url: URL, route: GatewayRoute, body: Buff
   };
 }
 
-function lambdaContext(route: GatewayRoute, awsRequestId: string): Context {
+/** A Lambda context whose remaining time counts down from the function's timeout. */
+export function lambdaContext(
+  route: { functionName: string; timeoutSeconds: number },
+  awsRequestId: string,
+): Context {
   const deadline = Date.now() + route.timeoutSeconds * 1000;
   return {
     callbackWaitsForEmptyEventLoop: false,

@@ -6,9 +6,21 @@ import {
   ResourceInUseException,
 } from "@aws-sdk/client-dynamodb";
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
-import { type QueueDefinition, queues, type TableDefinition, tableName, tables } from "../resources.ts";
+import {
+  type KeyAttribute,
+  type QueueDefinition,
+  queues,
+  type TableDefinition,
+  tableName,
+  tables,
+} from "../resources.ts";
 
-/** Creates every table of infra/resources.ts (idempotent: an existing table is kept). */
+const keySchema = (k: { partitionKey: KeyAttribute; sortKey?: KeyAttribute }): KeySchemaElement[] => [
+  { AttributeName: k.partitionKey.name, KeyType: "HASH" },
+  ...(k.sortKey ? [{ AttributeName: k.sortKey.name, KeyType: "RANGE" as const }] : []),
+];
+
+/** Creates every table of infra/resources.ts with its indexes (idempotent: an existing table is kept). */
 export async function createTables(
   db: DynamoDBClient,
   prefix: string,
@@ -16,22 +28,26 @@ export async function createTables(
   const names = {} as Record<keyof typeof tables, string>;
   for (const [logical, def] of Object.entries(tables) as [keyof typeof tables, TableDefinition][]) {
     const TableName = tableName(prefix, def);
-    const keys = [def.partitionKey, ...(def.sortKey ? [def.sortKey] : [])];
-    const KeySchema: KeySchemaElement[] = keys.map((k, i) => ({
-      AttributeName: k.name,
-      KeyType: i === 0 ? "HASH" : "RANGE",
-    }));
-    const AttributeDefinitions: AttributeDefinition[] = keys.map((k) => ({
-      AttributeName: k.name,
-      AttributeType: k.type,
+    const attributes = [def, ...(def.indexes ?? [])].flatMap((k) => [
+      k.partitionKey,
+      ...(k.sortKey ? [k.sortKey] : []),
+    ]);
+    const AttributeDefinitions: AttributeDefinition[] = [
+      ...new Map(attributes.map((a) => [a.name, a])).values(),
+    ].map((a) => ({ AttributeName: a.name, AttributeType: a.type }));
+    const GlobalSecondaryIndexes = def.indexes?.map((index) => ({
+      IndexName: index.name,
+      KeySchema: keySchema(index),
+      Projection: { ProjectionType: index.projection },
     }));
     try {
       await db.send(
         new CreateTableCommand({
           TableName,
-          KeySchema,
+          KeySchema: keySchema(def),
           AttributeDefinitions,
           BillingMode: "PAY_PER_REQUEST",
+          ...(GlobalSecondaryIndexes && { GlobalSecondaryIndexes }),
         }),
       );
     } catch (error) {
@@ -44,6 +60,7 @@ export async function createTables(
 
 export interface QueueUrls {
   url: string;
+  arn: string;
   deadLetterUrl?: string;
 }
 
@@ -53,6 +70,9 @@ export async function createQueues(
   prefix: string,
 ): Promise<Record<keyof typeof queues, QueueUrls>> {
   const urls = {} as Record<keyof typeof queues, QueueUrls>;
+  const arnOf = async (QueueUrl: string) =>
+    (await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["QueueArn"] }))).Attributes!
+      .QueueArn!;
   for (const [logical, def] of Object.entries(queues) as [keyof typeof queues, QueueDefinition][]) {
     let deadLetterUrl: string | undefined;
     const Attributes: Record<string, string> = {
@@ -67,16 +87,17 @@ export async function createQueues(
         }),
       );
       deadLetterUrl = dlq.QueueUrl!;
-      const arn = await sqs.send(
-        new GetQueueAttributesCommand({ QueueUrl: deadLetterUrl, AttributeNames: ["QueueArn"] }),
-      );
       Attributes.RedrivePolicy = JSON.stringify({
-        deadLetterTargetArn: arn.Attributes!.QueueArn,
+        deadLetterTargetArn: await arnOf(deadLetterUrl),
         maxReceiveCount: def.deadLetter.maxReceiveCount,
       });
     }
     const queue = await sqs.send(new CreateQueueCommand({ QueueName: `${prefix}${def.name}`, Attributes }));
-    urls[logical] = { url: queue.QueueUrl!, ...(deadLetterUrl && { deadLetterUrl }) };
+    urls[logical] = {
+      url: queue.QueueUrl!,
+      arn: await arnOf(queue.QueueUrl!),
+      ...(deadLetterUrl && { deadLetterUrl }),
+    };
   }
   return urls;
 }

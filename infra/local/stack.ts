@@ -1,18 +1,30 @@
+import { randomBytes, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import type { IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
+import type { Context } from "aws-lambda";
+import { createAsynchronousCaptureHandler } from "../../functions/asynchronous-capture/handler.ts";
 import { createCaptureHandler } from "../../functions/capture/handler.ts";
+import { createCaptureOutcomeHandler } from "../../functions/capture-outcome/handler.ts";
+import { createNotifierHandler } from "../../functions/notifier/handler.ts";
 import { loadLedger } from "../../shared/adapters/dynamodb/ledger-loader.ts";
-import type { RuntimeConfig } from "../../shared/config.ts";
+import { RUNTIME_DEFAULTS, type RuntimeConfig } from "../../shared/config.ts";
+import { sweep } from "../../shared/domain/capture-outcome-service.ts";
 import { parseLedgerFixture } from "../../shared/ledger-fixture.ts";
-import type { Logger } from "../../shared/logging.ts";
+import { createLogger, type Logger } from "../../shared/logging.ts";
 import { type ServiceDeps, serviceDeps } from "../../shared/runtime.ts";
+import { loadKeyring } from "../../shared/security/keyring.ts";
 import { type FunctionName, functions, routes } from "../resources.ts";
 import { type Emulator, LOCAL_AWS, startDynamoDbLocal, startSqsEmulator } from "./emulators.ts";
-import { createGateway, type HttpApiHandler } from "./gateway.ts";
+import { createGateway, type HttpApiHandler, lambdaContext } from "./gateway.ts";
+import { type StandInGoogle, startStandInGoogle } from "./google-stand-in.ts";
+import { KEY_FILES } from "./keys.ts";
 import { createQueues, createTables, type QueueUrls } from "./provision.ts";
+import { startSqsPoller } from "./sqs-poller.ts";
 
 export const DEMO_LEDGER = new URL("./fixtures/demo-ledger.json", import.meta.url).pathname;
 export const DEFAULT_PIAIDS = { InvisiCashIN_INR: "INR" };
@@ -36,6 +48,14 @@ export interface LocalStackOptions {
   /** Folder with integrator.private.asc and google.public.asc (required with openpgp). */
   keysDir?: string;
   keyringTtlSeconds?: number;
+  /** Where the notifier sends; default the stand-in Google this stack starts. */
+  googleBaseUrl?: string;
+  captureDeadlineSeconds?: number;
+  notify?: Partial<RuntimeConfig["notify"]>;
+  /** How often the sweeper runs (0: only when `sweep()` is called). */
+  sweepIntervalMs?: number;
+  /** Bearer token of the internal outcome route (default: random, in `outcomeToken`). */
+  outcomeToken?: string;
   logger?: Logger;
 }
 
@@ -48,6 +68,13 @@ export interface LocalStack {
   queues: Record<string, QueueUrls>;
   /** Names of the DynamoDB commands the handlers sent, in order (for request budgets). */
   dynamodbCommands: string[];
+  /** The stand-in Google the notifier talks to, when this stack runs one. */
+  google: StandInGoogle | undefined;
+  /** Token for POST /internal/v1/captureOutcome (Authorization: Bearer …), from loopback only. */
+  outcomeToken: string;
+  deps: ServiceDeps;
+  /** Runs the sweeper once now. */
+  sweep(): Promise<{ expired: number; enqueued: number }>;
   loadLedgerFile(path: string): Promise<number>;
   stop(): Promise<void>;
 }
@@ -65,17 +92,34 @@ function countingClient(endpoint: string, log: string[]): DynamoDBClient {
   return client;
 }
 
+const isLoopback = (address: string | undefined) =>
+  address === "127.0.0.1" || address === "::1" || address === "::ffff:127.0.0.1";
+
+/** The local stand-in for the IAM authoriser: loopback callers holding the stack's token. */
+function localIamAuthorizer(token: string) {
+  const expected = Buffer.from(`Bearer ${token}`);
+  return (req: IncomingMessage) => {
+    const given = Buffer.from(req.headers.authorization ?? "");
+    return (
+      isLoopback(req.socket.remoteAddress) &&
+      given.length === expected.length &&
+      timingSafeEqual(given, expected)
+    );
+  };
+}
+
 /**
  * The whole system on one machine: DynamoDB Local and fauxqs, tables and queues from
- * infra/resources.ts, and the real handlers behind an API Gateway-like HTTP server.
+ * infra/resources.ts, the real handlers behind an API Gateway-like HTTP server, the notifier fed
+ * by an SQS poller, the sweeper on a timer, and a stand-in Google to notify.
  */
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
-  const started: Emulator[] = [];
-  const stopStarted = () => Promise.allSettled(started.reverse().map((e) => e.stop()));
+  const stops: (() => Promise<unknown>)[] = [];
+  const stopAll = () => Promise.allSettled(stops.reverse().map((s) => s()));
   try {
     const startEmulator = async (start: () => Promise<Emulator>) => {
       const emulator = await start();
-      started.push(emulator);
+      stops.push(() => emulator.stop());
       return emulator.endpoint;
     };
     const dataDir = options.dataDir;
@@ -89,47 +133,111 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       (await startEmulator(() => startSqsEmulator(dataDir ? { dataDir: join(dataDir, "sqs") } : {})));
 
     const prefix = options.prefix ?? "local-";
+    const logger = options.logger ?? createLogger();
     const dynamodbCommands: string[] = [];
     const dynamodb = countingClient(dynamodbEndpoint, dynamodbCommands);
     const admin = new DynamoDBClient({ ...LOCAL_AWS, endpoint: dynamodbEndpoint });
     const sqs = new SQSClient({ ...LOCAL_AWS, endpoint: sqsEndpoint, useQueueUrlAsEndpoint: false });
+    stops.push(async () => {
+      dynamodb.destroy();
+      admin.destroy();
+      sqs.destroy();
+    });
     const tableNames = await createTables(admin, prefix);
     const queueUrls = await createQueues(sqs, prefix);
-
+    const piaids = options.piaids ?? DEFAULT_PIAIDS;
     const messageCodec = options.messageCodec ?? "openpgp";
+
+    // The stand-in Google needs its own private key; with Google's real public keys in the folder there is none.
+    let google: StandInGoogle | undefined;
+    const standInKey = options.keysDir ? join(options.keysDir, KEY_FILES.googleStandInPrivate) : undefined;
+    if (!options.googleBaseUrl && messageCodec === "openpgp" && standInKey) {
+      const googleKeyring = (async () =>
+        loadKeyring(
+          {
+            own: await readFile(standInKey, "utf8"),
+            peer: await readFile(join(options.keysDir!, KEY_FILES.integratorPublic), "utf8"),
+          },
+          { own: "Google stand-in private", peer: "integrator public" },
+        ))();
+      googleKeyring.catch(() => {});
+      google = await startStandInGoogle({ keyring: () => googleKeyring, piaids: Object.keys(piaids) });
+      stops.push(() => google!.stop());
+    }
+
     const config: RuntimeConfig = {
       stage: "local",
       tables: tableNames,
-      piaids: options.piaids ?? DEFAULT_PIAIDS,
+      piaids,
       messageCodec,
       ledgerTimeZone: options.ledgerTimeZone ?? "UTC",
       ...(options.keysDir && { keys: { source: "files" as const, dir: options.keysDir } }),
-      keyringTtlSeconds: options.keyringTtlSeconds ?? 300,
+      keyringTtlSeconds: options.keyringTtlSeconds ?? RUNTIME_DEFAULTS.keyringTtlSeconds,
+      notificationsQueueUrl: queueUrls.notifications.url,
+      googleBaseUrl: options.googleBaseUrl ?? google?.url ?? RUNTIME_DEFAULTS.googleBaseUrl,
+      captureDeadlineSeconds: options.captureDeadlineSeconds ?? RUNTIME_DEFAULTS.captureDeadlineSeconds,
+      notify: { ...RUNTIME_DEFAULTS.notify, ...options.notify },
     };
-    const deps = serviceDeps(config, { dynamodb, ...(options.logger && { logger: options.logger }) });
+    const deps = serviceDeps(config, { dynamodb, sqs, logger });
     // A bad keyring stops start-up here, with its one-sentence reason.
     await deps.keyring?.get();
     const loadLedgerFile = async (path: string) =>
       loadLedger(admin, tableNames.ledger, parseLedgerFixture(JSON.parse(readFileSync(path, "utf8"))));
     if (options.ledgerSeed) await loadLedgerFile(options.ledgerSeed);
 
-    const handlers: Record<FunctionName, (d: ServiceDeps) => HttpApiHandler> = {
-      capture: (d) => createCaptureHandler(d) as unknown as HttpApiHandler,
+    const outcomeToken = options.outcomeToken ?? randomBytes(18).toString("base64url");
+    const httpHandlers: Partial<Record<FunctionName, HttpApiHandler>> = {
+      capture: createCaptureHandler(deps) as unknown as HttpApiHandler,
+      asynchronousCapture: createAsynchronousCaptureHandler(deps) as unknown as HttpApiHandler,
+      captureOutcome: createCaptureOutcomeHandler(deps),
     };
     const server = createGateway(
       routes.map((r) => ({
         method: r.method,
         path: r.path,
         functionName: r.function,
-        handler: handlers[r.function](deps),
+        handler: httpHandlers[r.function]!,
         timeoutSeconds: functions[r.function].timeoutSeconds,
+        ...(r.auth === "iam" && { authorize: localIamAuthorizer(outcomeToken) }),
       })),
     );
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(options.port ?? 3000, "127.0.0.1", () => resolve());
     });
+    stops.push(async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    });
     const { port } = server.address() as AddressInfo;
+
+    const notifier = functions.notifier;
+    const poller = startSqsPoller({
+      sqs,
+      queueUrl: queueUrls[notifier.consumes.queue].url,
+      queueArn: queueUrls[notifier.consumes.queue].arn,
+      batchSize: notifier.consumes.batchSize,
+      handler: createNotifierHandler(deps, sqs),
+      context: () =>
+        lambdaContext(
+          { functionName: "notifier", timeoutSeconds: notifier.timeoutSeconds },
+          randomBytes(8).toString("hex"),
+        ) as Context,
+      logger,
+    });
+    stops.push(() => poller.stop());
+
+    const runSweep = () => sweep(deps.outcome);
+    const sweepEvery = options.sweepIntervalMs ?? 10_000;
+    if (sweepEvery > 0) {
+      const timer = setInterval(() => {
+        runSweep().then(
+          (counts) => (counts.expired || counts.enqueued) && logger.info("sweep", counts),
+          (error: Error) => logger.warn("sweep failed", { error }),
+        );
+      }, sweepEvery);
+      stops.push(async () => clearInterval(timer));
+    }
 
     return {
       url: `http://127.0.0.1:${port}`,
@@ -139,18 +247,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       endpoints: { dynamodb: dynamodbEndpoint, sqs: sqsEndpoint },
       queues: queueUrls,
       dynamodbCommands,
+      google,
+      outcomeToken,
+      deps,
+      sweep: runSweep,
       loadLedgerFile,
-      async stop() {
-        server.closeAllConnections();
-        await new Promise((resolve) => server.close(resolve));
-        dynamodb.destroy();
-        admin.destroy();
-        sqs.destroy();
-        await stopStarted();
+      stop: async () => {
+        await stopAll();
       },
     };
   } catch (error) {
-    await stopStarted();
+    await stopAll();
     throw error;
   }
 }

@@ -14,6 +14,8 @@ import { secretDigest } from "./secrets.ts";
 /** Everything the ledger knows that a capture depends on, read before deciding. */
 export interface CaptureFacts {
   instrument: Instrument | undefined;
+  /** The store's opaque reference of the instrument read (recorded with the capture). */
+  instrumentRef?: string;
   account: Account | undefined;
   spend: PeriodSpend;
   upcomingTransactionNotification: UpcomingTransactionNotification | undefined;
@@ -65,9 +67,9 @@ export function decideCapture(
   nowMs: number,
   riskRule: RiskRule = thresholdRiskRule,
 ): CaptureDecision {
-  const { instrument, account, fop } = { ...facts, fop: request.fop };
-  if (!instrument) throw unknownIdentifier(fop.kind === "TOKEN" ? "googlePaymentToken" : "mandateId");
-  if (!account) throw unknownIdentifier(fop.kind === "TOKEN" ? "googlePaymentToken" : "mandateId");
+  const { instrument, account } = facts;
+  const fop = request.fop;
+  if (!instrument || !account) throw unknownIdentifier(instrumentKindName(fop));
 
   let utnExpired = false;
   if (fop.kind === "MANDATE_WITH_NOTIFICATION") {
@@ -101,7 +103,7 @@ export function decideCapture(
     }
     if (instrument.status === "REFRESH_REQUIRED")
       return decline("TOKEN_REFRESH_REQUIRED", "TOKEN_REFRESH_REQUIRED");
-  } else if (instrument.status !== "ACTIVE") {
+  } else if (instrument.kind === "MANDATE" && instrument.status !== "ACTIVE") {
     return decline("MANDATE_NOT_ACTIVE", "MANDATE_INACTIVE");
   }
   if (utnExpired) return decline("UPCOMING_TRANSACTION_NOTIFICATION_EXPIRED", "UTN_EXPIRED");
@@ -157,6 +159,10 @@ export function decideCapture(
   }
   return { result: "SUCCESS", rawCode: "APPROVED", consumeOtp };
 }
+
+/** How an unknown instrument is named in the 404's description (the kind, never the value). */
+export const instrumentKindName = (fop: CaptureRequest["fop"]) =>
+  fop.kind === "TOKEN" ? "googlePaymentToken" : fop.kind === "VPA" ? "upiDetails.vpa" : "mandateId";
 
 /** Compares two digests in constant time. */
 function digestsEqual(a: string, b: string): boolean {

@@ -4,24 +4,9 @@ import { parseCaptureRequest } from "../protocol/capture.ts";
 import { checkRequestHeader } from "../protocol/common.ts";
 import { invalidField, ProtocolError, unknownIdentifier } from "../protocol/errors.ts";
 import { type CaptureDecision, type CaptureFacts, decideCapture, type RiskRule } from "./capture-decision.ts";
+import type { CaptureRecord, DeliveryAttempt } from "./capture-record.ts";
 import { idempotencyKey, requestFingerprint } from "./idempotency.ts";
 import { type Periods, periodsAt } from "./periods.ts";
-
-/** The capture as kept for idempotent replay and as a financial record (refunds refer to it). */
-export interface CaptureRecord {
-  key: string;
-  paymentIntegratorAccountId: string;
-  requestId: string;
-  fingerprint: string;
-  paymentIntegratorTransactionId: string;
-  result: CaptureResult;
-  amount: bigint;
-  currencyCode: string;
-  transactionDescription: string;
-  accountId: string;
-  instrumentKind: CaptureRequest["fop"]["kind"];
-  createdAtMs: number;
-}
 
 export interface CaptureSnapshot {
   /** The idempotency record of this key, if any. */
@@ -37,16 +22,39 @@ export type CaptureWriteOutcome =
   /** Something the decision read changed before the write: decide again. */
   | { kind: "STALE" };
 
+/** Money leaving an account: what a SUCCESS debits, guarded by the facts it was decided on. */
+export interface Debit {
+  request: CaptureRequest;
+  facts: CaptureFacts;
+  periods: Periods;
+  /** The instrument whose state the decision relied on. */
+  instrumentRef: string;
+}
+
+export type DecideOutcome = "COMMITTED" | "STALE" | "NOT_PENDING";
+
 /** Storage of the ledger and captures; one read round trip and one atomic write per capture. */
 export interface CaptureStore {
   read(key: string, request: CaptureRequest, periods: Periods): Promise<CaptureSnapshot>;
+  /** Records a capture (decided, or PENDING), with its debit when it is a SUCCESS, in one transaction. */
   write(
     record: CaptureRecord,
-    decision: CaptureDecision,
-    request: CaptureRequest,
-    facts: CaptureFacts,
-    periods: Periods,
+    debit: Debit | undefined,
+    otpToConsume: string | undefined,
   ): Promise<CaptureWriteOutcome>;
+  get(key: string): Promise<CaptureRecord | undefined>;
+  /** The ledger facts for a recorded capture (its instrument, account and spend). */
+  readFacts(record: CaptureRecord, periods: Periods): Promise<CaptureFacts>;
+  /**
+   * Moves a PENDING capture to its decided state (outcome, notification owed), with the debit of an
+   * approved SUCCESS, only if it is still PENDING and, unless it is being expired, before its deadline.
+   */
+  decide(decided: CaptureRecord, debit: Debit | undefined, nowMs: number): Promise<DecideOutcome>;
+  /** The notification is on the queue: the sweeper need not look at this record again. */
+  markEnqueued(key: string): Promise<void>;
+  recordDelivery(key: string, attempt: DeliveryAttempt, delivered: boolean): Promise<void>;
+  /** Records the sweeper must act on: PENDING past their deadline, or outcomes never enqueued. */
+  due(nowMs: number, limit: number): Promise<CaptureRecord[]>;
 }
 
 export interface CaptureDeps {
@@ -59,80 +67,65 @@ export interface CaptureDeps {
   riskRule?: RiskRule;
 }
 
-export interface CaptureOutcome {
-  response: CaptureResult & { responseHeader: { responseTimestamp: string } };
+export interface CaptureOutcome<R = CaptureResult> {
+  response: R & { responseHeader: { responseTimestamp: string } };
   replayed: boolean;
   /** Answered as a replay because a concurrent duplicate won the conditional write. */
   lostRace: boolean;
   /** Read → decide → write rounds it took (more than one means contention on the key or the account). */
   attempts: number;
-  request: CaptureRequest;
 }
 
 /** Contention backoff: full jitter over an exponential ceiling, capped. */
 const backoffMs = (attempt: number) => Math.random() * Math.min(250, 8 * 2 ** attempt);
 
-/**
- * Runs a capture. Contention (a concurrent write on the same key or account) is retried until
- * `deadlineMs`; past it the caller answers 500 and Google retries with the same requestId.
- */
-export async function capture(
-  deps: CaptureDeps,
-  body: unknown,
-  deadlineMs = Number.POSITIVE_INFINITY,
-): Promise<CaptureOutcome> {
-  const header = checkRequestHeader(body, deps.now());
-  const request = parseCaptureRequest(body as Record<string, unknown>);
+/** Checks what every Google-facing method shares: header, PIAID served, contract currency. */
+export function checkContract(
+  deps: Pick<CaptureDeps, "piaids">,
+  request: { paymentIntegratorAccountId: string; currencyCode: string },
+) {
   const contractCurrency = deps.piaids[request.paymentIntegratorAccountId];
   if (contractCurrency === undefined) throw unknownIdentifier("paymentIntegratorAccountId");
   if (request.currencyCode !== contractCurrency) {
     throw invalidField("currencyCode", "is not the currency of the paymentIntegratorAccountId");
   }
-  const key = idempotencyKey(request.paymentIntegratorAccountId, header.requestId);
-  const fingerprint = requestFingerprint(body as Record<string, unknown>);
+}
 
+/**
+ * The idempotent read → decide → write loop both capture methods share. Contention (a concurrent
+ * write on the same key or account) is retried until `deadlineMs`; past it the caller answers 500
+ * and Google retries with the same requestId.
+ */
+export async function decideOnce<R extends Record<string, unknown>>(
+  deps: CaptureDeps,
+  key: string,
+  fingerprint: string,
+  request: CaptureRequest,
+  deadlineMs: number,
+  build: (
+    snapshot: CaptureSnapshot,
+    now: number,
+    periods: Periods,
+  ) => { record: CaptureRecord; debit: Debit | undefined; otpToConsume?: string },
+): Promise<CaptureOutcome<R>> {
   for (let attempt = 1; ; attempt++) {
     const now = deps.now();
     const periods = periodsAt(now, deps.ledgerTimeZone);
     const snapshot = await deps.store.read(key, request, periods);
     if (snapshot.record) {
-      return {
-        response: replay(snapshot.record, fingerprint, deps.now()),
-        replayed: true,
-        lostRace: attempt > 1,
-        attempts: attempt,
-        request,
-      };
+      const response = replay(snapshot.record, fingerprint, deps.now()) as CaptureOutcome<R>["response"];
+      return { response, replayed: true, lostRace: attempt > 1, attempts: attempt };
     }
-    const decision = decideCapture(request, snapshot.facts, now, deps.riskRule);
-    const record = captureRecord(
-      request,
-      key,
-      fingerprint,
-      decision,
-      snapshot.facts,
-      deps.newTransactionId(),
-      now,
-    );
-    const outcome = await deps.store.write(record, decision, request, snapshot.facts, periods);
+    const { record, debit, otpToConsume } = build(snapshot, now, periods);
+    const outcome = await deps.store.write(record, debit, otpToConsume);
     if (outcome.kind === "COMMITTED") {
-      return {
-        response: stamp(record.result, deps.now()),
-        replayed: false,
-        lostRace: false,
-        attempts: attempt,
-        request,
-      };
+      const response = stamp(record.response, deps.now()) as CaptureOutcome<R>["response"];
+      return { response, replayed: false, lostRace: false, attempts: attempt };
     }
     // A concurrent duplicate won: answer as its replay (reading the record only if the store could not return it).
     if (outcome.kind === "KEY_TAKEN" && outcome.record) {
-      return {
-        response: replay(outcome.record, fingerprint, deps.now()),
-        replayed: true,
-        lostRace: true,
-        attempts: attempt,
-        request,
-      };
+      const response = replay(outcome.record, fingerprint, deps.now()) as CaptureOutcome<R>["response"];
+      return { response, replayed: true, lostRace: true, attempts: attempt };
     }
     if (outcome.kind === "STALE") {
       const pause = backoffMs(attempt);
@@ -144,17 +137,74 @@ export async function capture(
   }
 }
 
-function replay(record: CaptureRecord, fingerprint: string, now: number) {
+/** POST /v1/capture: decide from the ledger and, on SUCCESS, debit, in one atomic write. */
+export async function capture(
+  deps: CaptureDeps,
+  body: unknown,
+  deadlineMs = Number.POSITIVE_INFINITY,
+): Promise<CaptureOutcome & { request: CaptureRequest }> {
+  const header = checkRequestHeader(body, deps.now());
+  const request = parseCaptureRequest(body as Record<string, unknown>);
+  checkContract(deps, request);
+  const key = idempotencyKey(request.paymentIntegratorAccountId, header.requestId);
+  const fingerprint = requestFingerprint("capture", body as Record<string, unknown>);
+  const outcome = await decideOnce<CaptureResult>(
+    deps,
+    key,
+    fingerprint,
+    request,
+    deadlineMs,
+    (snapshot, now, periods) => {
+      const decision = decideCapture(request, snapshot.facts, now, deps.riskRule);
+      const record = captureRecord(
+        request,
+        key,
+        fingerprint,
+        decision,
+        snapshot.facts,
+        deps.newTransactionId(),
+        now,
+      );
+      const debit =
+        decision.result === "SUCCESS"
+          ? { request, facts: snapshot.facts, periods, instrumentRef: record.instrumentRef }
+          : undefined;
+      const v = request.verification;
+      const otpToConsume = decision.consumeOtp && v.kind === "OTP" ? v.sendOtpRequestId : undefined;
+      return { record, debit, ...(otpToConsume && { otpToConsume }) };
+    },
+  );
+  return { ...outcome, request };
+}
+
+/** The stored answer to a retry of the same request (fresh responseTimestamp); another request with its key is 412. */
+export function replay<T extends Record<string, unknown>>(
+  record: { fingerprint: string; response: T },
+  fingerprint: string,
+  now: number,
+) {
   if (record.fingerprint !== fingerprint) {
     throw new ProtocolError("IDEMPOTENCY_VIOLATION", "requestId was already used for a different request");
   }
-  return stamp(record.result, now);
+  return stamp(record.response, now);
 }
 
-const stamp = (result: CaptureResult, now: number) => ({
+export const stamp = <T extends Record<string, unknown>>(response: T, now: number) => ({
   responseHeader: { responseTimestamp: String(now) },
-  ...result,
+  ...response,
 });
+
+/** The capture's result as the protocol words it: rawResult on every decline, the limit or balance where due. */
+export function captureResultOf(
+  decision: CaptureDecision,
+  paymentIntegratorTransactionId: string,
+): CaptureResult {
+  const result: CaptureResult = { paymentIntegratorTransactionId, result: decision.result };
+  if (decision.result !== "SUCCESS") result.rawResult = { scope: "LEDGER", rawCode: decision.rawCode };
+  if (decision.transactionLimit !== undefined) result.transactionLimit = decision.transactionLimit.toString();
+  if (decision.currentBalance !== undefined) result.currentBalance = decision.currentBalance.toString();
+  return result;
+}
 
 function captureRecord(
   request: CaptureRequest,
@@ -165,22 +215,21 @@ function captureRecord(
   paymentIntegratorTransactionId: string,
   now: number,
 ): CaptureRecord {
-  const result: CaptureResult = { paymentIntegratorTransactionId, result: decision.result };
-  if (decision.result !== "SUCCESS") result.rawResult = { scope: "LEDGER", rawCode: decision.rawCode };
-  if (decision.transactionLimit !== undefined) result.transactionLimit = decision.transactionLimit.toString();
-  if (decision.currentBalance !== undefined) result.currentBalance = decision.currentBalance.toString();
   return {
     key,
     paymentIntegratorAccountId: request.paymentIntegratorAccountId,
     requestId: request.requestHeader.requestId,
+    method: "capture",
     fingerprint,
     paymentIntegratorTransactionId,
-    result,
+    response: captureResultOf(decision, paymentIntegratorTransactionId) as CaptureRecord["response"],
+    state: "DECIDED",
     amount: request.amount,
     currencyCode: request.currencyCode,
     transactionDescription: request.transactionDescription,
     accountId: facts.account!.accountId,
     instrumentKind: request.fop.kind,
+    instrumentRef: facts.instrumentRef!,
     createdAtMs: now,
   };
 }

@@ -17,10 +17,12 @@ export function canonicalJson(value: unknown): string {
  * The request as the idempotency rule sees it: everything but requestHeader.requestTimestamp,
  * which Google changes on every retry.
  */
-export function requestFingerprint(body: Record<string, unknown>): string {
+export function requestFingerprint(method: string, body: Record<string, unknown>): string {
   const header = body.requestHeader as Record<string, unknown> | undefined;
   const { requestTimestamp: _ignored, ...stableHeader } = header ?? {};
   return createHash("sha256")
+    .update(method)
+    .update("\n")
     .update(canonicalJson({ ...body, requestHeader: stableHeader }))
     .digest("base64url");
 }

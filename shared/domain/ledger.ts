@@ -56,7 +56,9 @@ export type MandateStatus = (typeof MandateStatus)[number];
 
 export type Instrument =
   | { kind: "TOKEN"; googlePaymentToken: string; accountId: string; status: TokenStatus }
-  | { kind: "MANDATE"; mandateId: string; accountId: string; status: MandateStatus };
+  | { kind: "MANDATE"; mandateId: string; accountId: string; status: MandateStatus }
+  /** A UPI virtual payment address of the customer's, for asynchronous captures. */
+  | { kind: "VPA"; vpa: string; accountId: string };
 
 export interface UpcomingTransactionNotification {
   upcomingTransactionNotificationId: string;

@@ -54,6 +54,8 @@ const CaptureRequestSchema = v.object({
 /** How the customer's account is named in a capture: exactly one form of payment. */
 export type FopDetails =
   | { kind: "TOKEN"; googlePaymentToken: string }
+  /** Only in asynchronousCapture (upiDetails). */
+  | { kind: "VPA"; vpa: string }
   | { kind: "MANDATE"; mandateId: string }
   | { kind: "MANDATE_WITH_NOTIFICATION"; mandateId: string; upcomingTransactionNotificationId: string };
 
@@ -110,10 +112,10 @@ export function parseCaptureRequest(body: Record<string, unknown>): CaptureReque
 }
 
 /** The body of a 200 capture response, without its responseHeader (stamped at send time). */
-export interface CaptureResult {
+export type CaptureResult = {
   paymentIntegratorTransactionId: string;
   result: CaptureResultCode;
   rawResult?: RawResult;
   transactionLimit?: string;
   currentBalance?: string;
-}
+};

@@ -14,10 +14,17 @@ const body = (timestamp: string, amount = "1") => ({
 });
 
 test("the fingerprint ignores requestTimestamp and key order, and nothing else", () => {
-  assert.equal(requestFingerprint(body("1")), requestFingerprint(body("2")));
+  assert.equal(requestFingerprint("capture", body("1")), requestFingerprint("capture", body("2")));
   const reordered = { captureContext: {}, amount: "1", requestHeader: body("9").requestHeader };
-  assert.equal(requestFingerprint(reordered), requestFingerprint(body("1")));
-  assert.notEqual(requestFingerprint(body("1", "2")), requestFingerprint(body("1", "1")));
+  assert.equal(requestFingerprint("capture", reordered), requestFingerprint("capture", body("1")));
+  assert.notEqual(
+    requestFingerprint("capture", body("1", "2")),
+    requestFingerprint("capture", body("1", "1")),
+  );
+  assert.notEqual(
+    requestFingerprint("capture", body("1")),
+    requestFingerprint("asynchronousCapture", body("1")),
+  );
 });
 
 test("canonical JSON sorts keys at every depth", () => {

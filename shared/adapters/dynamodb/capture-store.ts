@@ -1,22 +1,29 @@
+import { createHash } from "node:crypto";
 import {
+  type AttributeValue,
   BatchGetItemCommand,
   type BatchGetItemCommandInput,
   type BatchGetItemCommandOutput,
   type DynamoDBClient,
+  GetItemCommand,
+  QueryCommand,
   TransactionCanceledException,
   type TransactWriteItem,
   TransactWriteItemsCommand,
+  UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
-import type { CaptureDecision, CaptureFacts } from "../../domain/capture-decision.ts";
+import type { CaptureFacts } from "../../domain/capture-decision.ts";
+import type { CaptureRecord, DeliveryAttempt, NotificationRecord } from "../../domain/capture-record.ts";
 import type {
-  CaptureRecord,
   CaptureSnapshot,
   CaptureStore,
   CaptureWriteOutcome,
+  Debit,
+  DecideOutcome,
 } from "../../domain/capture-service.ts";
 import type { PeriodSpend } from "../../domain/ledger.ts";
 import type { Periods } from "../../domain/periods.ts";
-import type { CaptureRequest, CaptureResult } from "../../protocol/capture.ts";
+import type { CaptureRequest } from "../../protocol/capture.ts";
 import {
   type Item,
   itemToAccount,
@@ -35,6 +42,14 @@ export interface CaptureTables {
   captures: string;
 }
 
+type ItemKey = { pk: string; sk: string };
+
+/** The sweep index is split over a few partitions so no single one gets hot. */
+export const SWEEP_SHARDS = 4;
+/** An outcome whose notification is not enqueued this long after it was recorded is the sweeper's to enqueue. */
+export const ENQUEUE_GRACE_MS = 30_000;
+const SWEEP_INDEX = "sweep";
+
 /**
  * Which account an instrument belongs to never changes once bound, so a warm process remembers it
  * and reads the account in the same round trip as the instrument (checked against the instrument
@@ -42,15 +57,15 @@ export interface CaptureTables {
  */
 class AccountOfInstrument {
   readonly #map = new Map<string, string>();
-  readonly capacity: number;
+  readonly #capacity: number;
   constructor(capacity = 50_000) {
-    this.capacity = capacity;
+    this.#capacity = capacity;
   }
   get(instrumentPk: string) {
     return this.#map.get(instrumentPk);
   }
   set(instrumentPk: string, accountId: string) {
-    if (this.#map.size >= this.capacity) this.#map.delete(this.#map.keys().next().value!);
+    if (this.#map.size >= this.#capacity) this.#map.delete(this.#map.keys().next().value!);
     this.#map.set(instrumentPk, accountId);
   }
 }
@@ -67,50 +82,31 @@ export class DynamoCaptureStore implements CaptureStore {
 
   async read(captureKey: string, request: CaptureRequest, periods: Periods): Promise<CaptureSnapshot> {
     const fop = request.fop;
-    const instrumentKey =
-      fop.kind === "TOKEN" ? ledgerKeys.token(fop.googlePaymentToken) : ledgerKeys.mandate(fop.mandateId);
-    const ledgerKeysToRead = [instrumentKey];
+    const instrumentKey = ledgerKeys.instrument(fop);
+    const toRead: ItemKey[] = [instrumentKey];
     if (fop.kind === "MANDATE_WITH_NOTIFICATION")
-      ledgerKeysToRead.push(ledgerKeys.utn(fop.upcomingTransactionNotificationId));
+      toRead.push(ledgerKeys.utn(fop.upcomingTransactionNotificationId));
     const v = request.verification;
-    if (v.kind === "OTP") ledgerKeysToRead.push(ledgerKeys.otp(v.sendOtpRequestId));
-    if (v.kind === "AUTHENTICATION")
-      ledgerKeysToRead.push(ledgerKeys.authentication(v.authenticationRequestId));
+    if (v.kind === "OTP") toRead.push(ledgerKeys.otp(v.sendOtpRequestId));
+    if (v.kind === "AUTHENTICATION") toRead.push(ledgerKeys.authentication(v.authenticationRequestId));
     const guessedAccount = this.#accounts.get(instrumentKey.pk);
-    if (guessedAccount) ledgerKeysToRead.push(...accountKeys(guessedAccount, request.currencyCode, periods));
+    if (guessedAccount) toRead.push(...accountKeys(guessedAccount, request.currencyCode, periods));
 
-    const items = await this.#batchGet(ledgerKeysToRead, captureKey);
-    const record = items.capture ? itemToRecord(items.capture) : undefined;
-    if (record) return { record, facts: emptyFacts() };
+    const items = await this.#batchGet(toRead, captureKey);
+    if (items.capture) return { record: itemToRecord(items.capture), facts: emptyFacts() };
 
-    const instrumentItem = items.ledger.get(instrumentKey.pk + instrumentKey.sk);
-    const instrument = instrumentItem
-      ? itemToInstrument(instrumentItem, fop.kind === "TOKEN" ? fop.googlePaymentToken : undefined)
-      : undefined;
-    let accountItems = items.ledger;
-    if (instrument) {
-      this.#accounts.set(instrumentKey.pk, instrument.accountId);
-      if (instrument.accountId !== guessedAccount) {
-        accountItems = (
-          await this.#batchGet(accountKeys(instrument.accountId, request.currencyCode, periods))
-        ).ledger;
-      }
-    }
-    const get = (k: { pk: string; sk: string }) => items.ledger.get(k.pk + k.sk);
-    const facts: CaptureFacts = {
-      instrument,
-      account: undefined,
-      spend: { day: 0n, month: 0n, monthCount: 0 },
-      upcomingTransactionNotification: undefined,
-      otp: undefined,
-      authenticationRequest: undefined,
-    };
-    if (instrument) {
-      const [acc, day, month] = accountKeys(instrument.accountId, request.currencyCode, periods);
-      const accountItem = accountItems.get(acc.pk + acc.sk);
-      facts.account = accountItem ? itemToAccount(accountItem) : undefined;
-      facts.spend = spendOf(accountItems.get(day.pk + day.sk), accountItems.get(month.pk + month.sk));
-    }
+    const get = (k: ItemKey) => items.ledger.get(k.pk + k.sk);
+    const rawIdentifier =
+      fop.kind === "TOKEN" ? fop.googlePaymentToken : fop.kind === "VPA" ? fop.vpa : undefined;
+    const facts = await this.#factsFor(
+      get(instrumentKey),
+      instrumentKey,
+      rawIdentifier,
+      request.currencyCode,
+      periods,
+      items.ledger,
+      guessedAccount,
+    );
     if (fop.kind === "MANDATE_WITH_NOTIFICATION") {
       const utn = get(ledgerKeys.utn(fop.upcomingTransactionNotificationId));
       facts.upcomingTransactionNotification = utn ? itemToUtn(utn) : undefined;
@@ -126,12 +122,53 @@ export class DynamoCaptureStore implements CaptureStore {
     return { record: undefined, facts };
   }
 
+  async readFacts(record: CaptureRecord, periods: Periods): Promise<CaptureFacts> {
+    const instrumentKey = { pk: record.instrumentRef, sk: "INSTRUMENT" };
+    const items = await this.#batchGet([
+      instrumentKey,
+      ...accountKeys(record.accountId, record.currencyCode, periods),
+    ]);
+    return this.#factsFor(
+      items.ledger.get(instrumentKey.pk + instrumentKey.sk),
+      instrumentKey,
+      undefined,
+      record.currencyCode,
+      periods,
+      items.ledger,
+      record.accountId,
+    );
+  }
+
+  /** Instrument, account and spend from items already read; a second read only when the account was not among them. */
+  async #factsFor(
+    instrumentItem: Item | undefined,
+    instrumentKey: ItemKey,
+    rawIdentifier: string | undefined,
+    currency: string,
+    periods: Periods,
+    read: Map<string, Item>,
+    accountAlreadyRead: string | undefined,
+  ): Promise<CaptureFacts> {
+    const facts = emptyFacts();
+    if (!instrumentItem) return facts;
+    const instrument = itemToInstrument(instrumentItem, rawIdentifier);
+    facts.instrument = instrument;
+    facts.instrumentRef = instrumentKey.pk;
+    this.#accounts.set(instrumentKey.pk, instrument.accountId);
+    const keys = accountKeys(instrument.accountId, currency, periods);
+    const accountItems =
+      instrument.accountId === accountAlreadyRead ? read : (await this.#batchGet(keys)).ledger;
+    const [acc, day, month] = keys;
+    const accountItem = accountItems.get(acc.pk + acc.sk);
+    facts.account = accountItem ? itemToAccount(accountItem) : undefined;
+    facts.spend = spendOf(accountItems.get(day.pk + day.sk), accountItems.get(month.pk + month.sk));
+    return facts;
+  }
+
   async write(
     record: CaptureRecord,
-    decision: CaptureDecision,
-    request: CaptureRequest,
-    facts: CaptureFacts,
-    periods: Periods,
+    debit: Debit | undefined,
+    otpToConsume: string | undefined,
   ): Promise<CaptureWriteOutcome> {
     const items: TransactWriteItem[] = [
       {
@@ -144,18 +181,9 @@ export class DynamoCaptureStore implements CaptureStore {
         },
       },
     ];
-    if (decision.consumeOtp && request.verification.kind === "OTP") {
-      items.push({
-        Update: {
-          TableName: this.#tables.ledger,
-          Key: key(ledgerKeys.otp(request.verification.sendOtpRequestId)),
-          UpdateExpression: "SET used = :true",
-          ConditionExpression: "used = :false",
-          ExpressionAttributeValues: { ":true": { BOOL: true }, ":false": { BOOL: false } },
-        },
-      });
-    }
-    if (decision.result === "SUCCESS") items.push(...this.#debit(request, facts, periods));
+    // A matched OTP is spent whatever the result; a concurrent use of it makes this write stale.
+    if (otpToConsume) items.push(this.#consumeOtp(otpToConsume));
+    if (debit) items.push(...this.#debit(debit));
     try {
       await this.#db.send(new TransactWriteItemsCommand({ TransactItems: items }));
       return { kind: "COMMITTED" };
@@ -172,15 +200,124 @@ export class DynamoCaptureStore implements CaptureStore {
     }
   }
 
+  async get(captureKey: string): Promise<CaptureRecord | undefined> {
+    const out = await this.#db.send(
+      new GetItemCommand({
+        TableName: this.#tables.captures,
+        Key: { pk: S(captureKey) },
+        ConsistentRead: true,
+      }),
+    );
+    return out.Item ? itemToRecord(out.Item) : undefined;
+  }
+
+  async decide(decided: CaptureRecord, debit: Debit | undefined, nowMs: number): Promise<DecideOutcome> {
+    const expiring = decided.outcome?.kind === "EXPIRED";
+    const sweep = sweepAttributes(decided);
+    const names: Record<string, string> = { "#state": "state" };
+    const values: Item = {
+      ":pending": S("PENDING"),
+      ":decided": S("DECIDED"),
+      ":now": N(nowMs),
+      ":outcome": S(JSON.stringify(decided.outcome)),
+      ":notification": notificationToAttribute(decided.notification!),
+    };
+    let update = "SET #state = :decided, outcome = :outcome, notification = :notification";
+    if (sweep) {
+      update += ", sweepShard = :shard, sweepAt = :at";
+      values[":shard"] = sweep.sweepShard;
+      values[":at"] = sweep.sweepAt;
+    }
+    const items: TransactWriteItem[] = [
+      {
+        Update: {
+          TableName: this.#tables.captures,
+          Key: { pk: S(decided.key) },
+          UpdateExpression: update,
+          // Once decided, immutable: only a PENDING capture moves, and an outcome only before its deadline.
+          ConditionExpression: `#state = :pending AND deadlineMs ${expiring ? "<=" : ">"} :now`,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        },
+      },
+    ];
+    if (debit) items.push(...this.#debit(debit));
+    try {
+      await this.#db.send(new TransactWriteItemsCommand({ TransactItems: items }));
+      return "COMMITTED";
+    } catch (error) {
+      if (error instanceof TransactionCanceledException) {
+        return error.CancellationReasons?.[0]?.Code === "ConditionalCheckFailed" ? "NOT_PENDING" : "STALE";
+      }
+      if ((error as Error).name === "TransactionConflictException") return "STALE";
+      throw error;
+    }
+  }
+
+  async markEnqueued(captureKey: string): Promise<void> {
+    await this.#db.send(
+      new UpdateItemCommand({
+        TableName: this.#tables.captures,
+        Key: { pk: S(captureKey) },
+        UpdateExpression: "SET notification.enqueued = :true REMOVE sweepShard, sweepAt",
+        ConditionExpression: "attribute_exists(notification)",
+        ExpressionAttributeValues: { ":true": { BOOL: true } },
+      }),
+    );
+  }
+
+  async recordDelivery(captureKey: string, attempt: DeliveryAttempt, delivered: boolean): Promise<void> {
+    const entry: AttributeValue = { L: [{ M: { atMs: N(attempt.atMs), outcome: S(attempt.outcome) } }] };
+    await this.#db.send(
+      new UpdateItemCommand({
+        TableName: this.#tables.captures,
+        Key: { pk: S(captureKey) },
+        UpdateExpression: `SET notification.attempts = list_append(notification.attempts, :entry)${delivered ? ", notification.#state = :notified" : ""}`,
+        ExpressionAttributeValues: { ":entry": entry, ...(delivered && { ":notified": S("NOTIFIED") }) },
+        ...(delivered && { ExpressionAttributeNames: { "#state": "state" } }),
+      }),
+    );
+  }
+
+  async due(nowMs: number, limit: number): Promise<CaptureRecord[]> {
+    const keys: string[] = [];
+    for (let shard = 0; shard < SWEEP_SHARDS && keys.length < limit; shard++) {
+      const out = await this.#db.send(
+        new QueryCommand({
+          TableName: this.#tables.captures,
+          IndexName: SWEEP_INDEX,
+          KeyConditionExpression: "sweepShard = :shard AND sweepAt <= :now",
+          ExpressionAttributeValues: { ":shard": S(`S${shard}`), ":now": N(nowMs) },
+          Limit: limit - keys.length,
+        }),
+      );
+      for (const item of out.Items ?? []) keys.push(item.pk!.S!);
+    }
+    // The index is eventually consistent: act on the record as it is now.
+    const records = await Promise.all(keys.map((k) => this.get(k)));
+    return records.filter((r): r is CaptureRecord => r !== undefined && sweepAttributes(r) !== undefined);
+  }
+
+  #consumeOtp(sendOtpRequestId: string): TransactWriteItem {
+    return {
+      Update: {
+        TableName: this.#tables.ledger,
+        Key: key(ledgerKeys.otp(sendOtpRequestId)),
+        UpdateExpression: "SET used = :true",
+        ConditionExpression: "used = :false",
+        ExpressionAttributeValues: { ":true": { BOOL: true }, ":false": { BOOL: false } },
+      },
+    };
+  }
+
   /**
    * The debit and the limit counters, each guarded by the facts the decision relied on, so a
    * concurrent change makes the whole transaction fail instead of overdrawing or overspending.
    */
-  #debit(request: CaptureRequest, facts: CaptureFacts, periods: Periods): TransactWriteItem[] {
+  #debit({ request, facts, periods, instrumentRef }: Debit): TransactWriteItem[] {
     const account = facts.account!;
     const limits = account.currencies[request.currencyCode]!.limits;
     const amount = request.amount;
-    const instrument = facts.instrument!;
     const [accountKey, dayKey, monthKey] = accountKeys(account.accountId, request.currencyCode, periods);
     const dayCondition =
       limits.dailyMax === undefined ? undefined : "attribute_not_exists(amount) OR amount <= :room";
@@ -190,7 +327,7 @@ export class DynamoCaptureStore implements CaptureStore {
         ? undefined
         : "(attribute_not_exists(#count) OR #count < :maxCount)",
     ].filter(Boolean);
-    return [
+    const items: TransactWriteItem[] = [
       {
         Update: {
           TableName: this.#tables.ledger,
@@ -234,24 +371,24 @@ export class DynamoCaptureStore implements CaptureStore {
           },
         },
       },
-      {
+    ];
+    // Tokens and mandates can be switched off meanwhile; VPAs have no state of their own.
+    if (facts.instrument?.kind !== "VPA") {
+      items.push({
         ConditionCheck: {
           TableName: this.#tables.ledger,
-          Key: key(
-            instrument.kind === "TOKEN"
-              ? ledgerKeys.token(instrument.googlePaymentToken)
-              : ledgerKeys.mandate(instrument.mandateId),
-          ),
+          Key: key({ pk: instrumentRef, sk: "INSTRUMENT" }),
           ConditionExpression: "#status = :active",
           ExpressionAttributeNames: { "#status": "status" },
           ExpressionAttributeValues: { ":active": S("ACTIVE") },
         },
-      },
-    ];
+      });
+    }
+    return items;
   }
 
   /** One BatchGetItem (plus retries of unprocessed keys, which only throttling produces). */
-  async #batchGet(ledgerItemKeys: { pk: string; sk: string }[], captureKey?: string) {
+  async #batchGet(ledgerItemKeys: ItemKey[], captureKey?: string) {
     let request: BatchGetItemCommandInput["RequestItems"] = {
       [this.#tables.ledger]: { Keys: dedupe(ledgerItemKeys).map(key), ConsistentRead: true },
       ...(captureKey && { [this.#tables.captures]: { Keys: [{ pk: S(captureKey) }], ConsistentRead: true } }),
@@ -271,16 +408,13 @@ export class DynamoCaptureStore implements CaptureStore {
   }
 }
 
-type ItemKey = { pk: string; sk: string };
 const accountKeys = (accountId: string, currency: string, periods: Periods): [ItemKey, ItemKey, ItemKey] => [
   ledgerKeys.account(accountId),
   ledgerKeys.daySpend(accountId, currency, periods.day),
   ledgerKeys.monthSpend(accountId, currency, periods.month),
 ];
 
-const dedupe = (keys: { pk: string; sk: string }[]) => [
-  ...new Map(keys.map((k) => [k.pk + k.sk, k])).values(),
-];
+const dedupe = (keys: ItemKey[]) => [...new Map(keys.map((k) => [k.pk + k.sk, k])).values()];
 
 const emptyFacts = (): CaptureFacts => ({
   instrument: undefined,
@@ -297,37 +431,93 @@ const spendOf = (day: Item | undefined, month: Item | undefined): PeriodSpend =>
   monthCount: Number(month?.count?.N ?? "0"),
 });
 
+const shardOf = (captureKey: string) =>
+  `S${createHash("sha1").update(captureKey).digest()[0]! % SWEEP_SHARDS}`;
+
+/** The sparse index attributes a record carries while the sweeper must look at it, else undefined. */
+function sweepAttributes(
+  r: CaptureRecord,
+): { sweepShard: AttributeValue; sweepAt: AttributeValue } | undefined {
+  const at =
+    r.state === "PENDING"
+      ? r.deadlineMs
+      : r.notification && !r.notification.enqueued && r.notification.state === "OWED"
+        ? r.notification.decidedAtMs + ENQUEUE_GRACE_MS
+        : undefined;
+  return at === undefined ? undefined : { sweepShard: S(shardOf(r.key)), sweepAt: N(at) };
+}
+
+function notificationToAttribute(n: NotificationRecord): AttributeValue {
+  return {
+    M: {
+      requestId: S(n.requestId),
+      captureResult: S(JSON.stringify(n.captureResult)),
+      state: S(n.state),
+      enqueued: { BOOL: n.enqueued },
+      decidedAtMs: N(n.decidedAtMs),
+      attempts: { L: n.attempts.map((a) => ({ M: { atMs: N(a.atMs), outcome: S(a.outcome) } })) },
+    },
+  };
+}
+
+function attributeToNotification(av: AttributeValue | undefined): NotificationRecord | undefined {
+  const m = av?.M;
+  if (!m) return undefined;
+  return {
+    requestId: m.requestId!.S!,
+    captureResult: JSON.parse(m.captureResult!.S!),
+    state: m.state!.S! as NotificationRecord["state"],
+    enqueued: m.enqueued?.BOOL === true,
+    decidedAtMs: Number(m.decidedAtMs!.N!),
+    attempts: (m.attempts?.L ?? []).map((a) => ({ atMs: Number(a.M!.atMs!.N!), outcome: a.M!.outcome!.S! })),
+  };
+}
+
 export function recordToItem(r: CaptureRecord): Item {
   return {
     pk: S(r.key),
     paymentIntegratorAccountId: S(r.paymentIntegratorAccountId),
     requestId: S(r.requestId),
+    method: S(r.method),
     fingerprint: S(r.fingerprint),
     paymentIntegratorTransactionId: S(r.paymentIntegratorTransactionId),
-    result: S(r.result.result),
-    response: S(JSON.stringify(r.result)),
+    result: S(r.response.result),
+    response: S(JSON.stringify(r.response)),
+    state: S(r.state),
     amount: N(r.amount),
     currencyCode: S(r.currencyCode),
     transactionDescription: S(r.transactionDescription),
     accountId: S(r.accountId),
     instrumentKind: S(r.instrumentKind),
+    instrumentRef: S(r.instrumentRef),
     createdAtMs: N(r.createdAtMs),
+    ...(r.deadlineMs !== undefined && { deadlineMs: N(r.deadlineMs) }),
+    ...(r.outcome && { outcome: S(JSON.stringify(r.outcome)) }),
+    ...(r.notification && { notification: notificationToAttribute(r.notification) }),
+    ...sweepAttributes(r),
   };
 }
 
 export function itemToRecord(item: Item): CaptureRecord {
+  const notification = attributeToNotification(item.notification);
   return {
     key: item.pk!.S!,
     paymentIntegratorAccountId: item.paymentIntegratorAccountId!.S!,
     requestId: item.requestId!.S!,
+    method: (item.method?.S ?? "capture") as CaptureRecord["method"],
     fingerprint: item.fingerprint!.S!,
     paymentIntegratorTransactionId: item.paymentIntegratorTransactionId!.S!,
-    result: JSON.parse(item.response!.S!) as CaptureResult,
+    response: JSON.parse(item.response!.S!),
+    state: (item.state?.S ?? "DECIDED") as CaptureRecord["state"],
     amount: BigInt(item.amount!.N!),
     currencyCode: item.currencyCode!.S!,
     transactionDescription: item.transactionDescription?.S ?? "",
     accountId: item.accountId!.S!,
     instrumentKind: item.instrumentKind!.S! as CaptureRecord["instrumentKind"],
+    instrumentRef: item.instrumentRef?.S ?? "",
     createdAtMs: Number(item.createdAtMs!.N!),
+    ...(item.deadlineMs?.N !== undefined && { deadlineMs: Number(item.deadlineMs.N) }),
+    ...(item.outcome?.S !== undefined && { outcome: JSON.parse(item.outcome.S) }),
+    ...(notification && { notification }),
   };
 }

@@ -10,6 +10,11 @@ import type {
 } from "../../domain/ledger.ts";
 import { secretDigest } from "../../domain/secrets.ts";
 
+type InstrumentRef =
+  | { kind: "TOKEN"; googlePaymentToken: string }
+  | { kind: "MANDATE" | "MANDATE_WITH_NOTIFICATION"; mandateId: string }
+  | { kind: "VPA"; vpa: string };
+
 /** Key layout of the ledger table (pk, sk). Tokens are keyed by digest: the raw token is never stored. */
 export const ledgerKeys = {
   account: (accountId: string) => ({ pk: `ACCOUNT#${accountId}`, sk: "ACCOUNT" }),
@@ -26,6 +31,15 @@ export const ledgerKeys = {
     sk: "INSTRUMENT",
   }),
   mandate: (mandateId: string) => ({ pk: `MANDATE#${mandateId}`, sk: "INSTRUMENT" }),
+  /** VPAs identify a customer: keyed by digest like tokens. */
+  vpa: (vpa: string) => ({ pk: `VPA#${secretDigest(vpa.toLowerCase())}`, sk: "INSTRUMENT" }),
+  /** The instrument item named by a form of payment (or by an instrument of the fixture). */
+  instrument: (ref: InstrumentRef): { pk: string; sk: string } =>
+    ref.kind === "TOKEN"
+      ? ledgerKeys.token(ref.googlePaymentToken)
+      : ref.kind === "VPA"
+        ? ledgerKeys.vpa(ref.vpa)
+        : ledgerKeys.mandate(ref.mandateId),
   utn: (id: string) => ({ pk: `UTN#${id}`, sk: "UTN" }),
   otp: (sendOtpRequestId: string) => ({ pk: `OTP#${sendOtpRequestId}`, sk: "OTP" }),
   authentication: (id: string) => ({ pk: `AUTH#${id}`, sk: "AUTH" }),
@@ -93,34 +107,42 @@ export function itemToAccount(item: Item): Account {
 }
 
 export function instrumentToItem(instrument: Instrument): Item {
-  return instrument.kind === "TOKEN"
-    ? { ...key(ledgerKeys.token(instrument.googlePaymentToken)), kind: S("TOKEN"), ...common(instrument) }
-    : {
-        ...key(ledgerKeys.mandate(instrument.mandateId)),
-        kind: S("MANDATE"),
-        mandateId: S(instrument.mandateId),
-        ...common(instrument),
-      };
-}
-const common = (i: Instrument) => ({ accountId: S(i.accountId), status: S(i.status) });
-
-/** The raw token is not in the item; the caller who looked it up supplies it. */
-export function itemToInstrument(item: Item, googlePaymentToken?: string): Instrument {
-  const accountId = str(item, "accountId");
-  if (str(item, "kind") === "TOKEN") {
-    return {
-      kind: "TOKEN",
-      googlePaymentToken: googlePaymentToken ?? "",
-      accountId,
-      status: str(item, "status") as "ACTIVE",
-    };
-  }
-  return {
-    kind: "MANDATE",
-    mandateId: str(item, "mandateId"),
-    accountId,
-    status: str(item, "status") as "ACTIVE",
+  const common = {
+    ...key(ledgerKeys.instrument(instrument)),
+    kind: S(instrument.kind),
+    accountId: S(instrument.accountId),
   };
+  switch (instrument.kind) {
+    case "TOKEN":
+      return { ...common, status: S(instrument.status) };
+    case "MANDATE":
+      return { ...common, mandateId: S(instrument.mandateId), status: S(instrument.status) };
+    case "VPA":
+      return common;
+  }
+}
+
+/** Tokens and VPAs are not in their items; whoever looked one up supplies it (or "" when read by reference). */
+export function itemToInstrument(item: Item, rawIdentifier = ""): Instrument {
+  const accountId = str(item, "accountId");
+  switch (str(item, "kind")) {
+    case "TOKEN":
+      return {
+        kind: "TOKEN",
+        googlePaymentToken: rawIdentifier,
+        accountId,
+        status: str(item, "status") as "ACTIVE",
+      };
+    case "VPA":
+      return { kind: "VPA", vpa: rawIdentifier, accountId };
+    default:
+      return {
+        kind: "MANDATE",
+        mandateId: str(item, "mandateId"),
+        accountId,
+        status: str(item, "status") as "ACTIVE",
+      };
+  }
 }
 
 export const utnToItem = (u: UpcomingTransactionNotification): Item => ({

@@ -1,0 +1,74 @@
+import { randomUUID } from "node:crypto";
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import { runtimeConfigFrom } from "../../shared/config.ts";
+import { OutcomeError, recordCaptureOutcome } from "../../shared/domain/capture-outcome-service.ts";
+import { lazyHandler } from "../../shared/http/lazy-handler.ts";
+import { type ServiceDeps, serviceDeps } from "../../shared/runtime.ts";
+
+const json = (statusCode: number, body: unknown): APIGatewayProxyStructuredResultV2 => ({
+  statusCode,
+  headers: { "content-type": "application/json; charset=utf-8" },
+  body: JSON.stringify(body),
+});
+
+/**
+ * POST /internal/v1/captureOutcome: the integrator's own systems report what the customer did for
+ * an acknowledged asynchronous capture. Not Google-facing: IAM-authorised in the cloud, loopback
+ * plus a token on the local stack.
+ */
+export function createCaptureOutcomeHandler(deps: ServiceDeps) {
+  return async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+    const started = performance.now();
+    const log = (status: number, fields: Record<string, unknown>) =>
+      deps.logger.info("request", {
+        method: "captureOutcome",
+        status,
+        ...fields,
+        durationMs: Math.round(performance.now() - started),
+      });
+    let body: unknown;
+    try {
+      body = JSON.parse(
+        Buffer.from(event.body ?? "", event.isBase64Encoded ? "base64" : "utf8").toString("utf8"),
+      );
+    } catch {
+      log(400, { error: "INVALID_OUTCOME" });
+      return json(400, { error: "INVALID_OUTCOME", message: "body is not JSON" });
+    }
+    try {
+      const { record, repeated } = await recordCaptureOutcome(deps.outcome, body);
+      const answer = {
+        paymentIntegratorAccountId: record.paymentIntegratorAccountId,
+        captureRequestId: record.requestId,
+        paymentIntegratorTransactionId: record.paymentIntegratorTransactionId,
+        outcome: record.outcome,
+        captureResult: record.notification?.captureResult,
+        repeated,
+      };
+      log(200, {
+        paymentIntegratorAccountId: record.paymentIntegratorAccountId,
+        captureRequestId: record.requestId,
+        result: record.notification?.captureResult.captureResultCode,
+        repeated,
+      });
+      return json(200, answer);
+    } catch (error) {
+      if (error instanceof OutcomeError) {
+        log(error.status, { error: error.code });
+        return json(error.status, { error: error.code, message: error.message });
+      }
+      const errorIdentifier = randomUUID();
+      deps.logger.error("unexpected failure", {
+        method: "captureOutcome",
+        errorIdentifier,
+        error: error as Error,
+      });
+      log(500, { errorIdentifier });
+      return json(500, { error: "INTERNAL", errorIdentifier });
+    }
+  };
+}
+
+export const handler = lazyHandler(() =>
+  createCaptureOutcomeHandler(serviceDeps(runtimeConfigFrom(process.env))),
+);

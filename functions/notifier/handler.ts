@@ -1,0 +1,84 @@
+import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
+import { ChangeMessageVisibilityCommand, SQSClient } from "@aws-sdk/client-sqs";
+import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import { parseNotificationMessage } from "../../shared/adapters/sqs/notification-queue.ts";
+import { runtimeConfigFrom } from "../../shared/config.ts";
+import { deliverNotification, retryDelaySeconds } from "../../shared/domain/notifier.ts";
+import { lazyHandler } from "../../shared/http/lazy-handler.ts";
+import { type ServiceDeps, serviceDeps } from "../../shared/runtime.ts";
+
+/**
+ * SQS → captureResultNotification. Each message is one delivery try; a failed one is made visible
+ * again after the backoff schedule (from its receive count) and reported as a batch item failure;
+ * after maxReceiveCount tries SQS moves it to the DLQ.
+ */
+export function createNotifierHandler(
+  deps: ServiceDeps,
+  sqs: SQSClient,
+  metrics = new Metrics({ namespace: "GspIntegrator", serviceName: "notifier" }),
+) {
+  const { notify, notificationsQueueUrl } = deps.config;
+  async function one(record: SQSRecord): Promise<SQSBatchItemFailure | undefined> {
+    const message = parseNotificationMessage(record.body);
+    if (!message) {
+      // Not ours to retry: no record could ever make it valid.
+      deps.logger.error("dropping a malformed notification message", { messageId: record.messageId });
+      return undefined;
+    }
+    const receiveCount = Number(record.attributes.ApproximateReceiveCount ?? "1");
+    const outcome = await deliverNotification(deps.notifier, message).catch((error: Error) => ({
+      kind: "FAILED" as const,
+      reason: `unexpected: ${error.message}`,
+      configuration: false,
+    }));
+    const fields = { ...message, receiveCount, outcome: outcome.kind };
+    if (outcome.kind !== "FAILED") {
+      deps.logger.info("notification", fields);
+      if (outcome.kind === "DELIVERED") metrics.addMetric("NotificationDelivered", MetricUnit.Count, 1);
+      return undefined;
+    }
+    const retryInSeconds = retryDelaySeconds(
+      receiveCount,
+      notify.backoffBaseSeconds,
+      notify.backoffCapSeconds,
+    );
+    if (outcome.configuration) {
+      // Google could not verify us: keys or PIAID are wrong on one side. Retrying cannot fix it; an operator can.
+      metrics.addMetric("GoogleVerificationFailed", MetricUnit.Count, 1);
+      deps.logger.error("notification refused: configuration error", {
+        ...fields,
+        reason: outcome.reason,
+        retryInSeconds,
+      });
+    } else {
+      deps.logger.warn("notification failed", { ...fields, reason: outcome.reason, retryInSeconds });
+    }
+    metrics.addMetric("NotificationFailed", MetricUnit.Count, 1);
+    await sqs
+      .send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl: notificationsQueueUrl,
+          ReceiptHandle: record.receiptHandle,
+          VisibilityTimeout: retryInSeconds,
+        }),
+      )
+      .catch((error: Error) =>
+        deps.logger.warn("could not set the retry delay", { messageId: record.messageId, error }),
+      );
+    return { itemIdentifier: record.messageId };
+  }
+
+  return async (event: SQSEvent): Promise<SQSBatchResponse> => {
+    try {
+      const results = await Promise.all(event.Records.map(one));
+      return { batchItemFailures: results.filter((r): r is SQSBatchItemFailure => r !== undefined) };
+    } finally {
+      metrics.publishStoredMetrics();
+    }
+  };
+}
+
+export const handler = lazyHandler(() => {
+  const deps = serviceDeps(runtimeConfigFrom(process.env));
+  return createNotifierHandler(deps, new SQSClient({}));
+});

@@ -1,0 +1,16 @@
+import { runtimeConfigFrom } from "../../shared/config.ts";
+import { sweep } from "../../shared/domain/capture-outcome-service.ts";
+import { lazyHandler } from "../../shared/http/lazy-handler.ts";
+import { type ServiceDeps, serviceDeps } from "../../shared/runtime.ts";
+
+/**
+ * On a schedule: expires PENDING captures past their deadline and enqueues recorded outcomes whose
+ * notification never reached the queue, both found through the sparse sweep index.
+ */
+export const createSweeperHandler = (deps: ServiceDeps) => async () => {
+  const counts = await sweep(deps.outcome);
+  deps.logger.info("sweep", counts);
+  return counts;
+};
+
+export const handler = lazyHandler(() => createSweeperHandler(serviceDeps(runtimeConfigFrom(process.env))));

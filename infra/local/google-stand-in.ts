@@ -1,0 +1,124 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import * as v from "valibot";
+import { CaptureResultNotificationRequest } from "../../shared/protocol/capture-result-notification.ts";
+import { CLOCK_SKEW_MS } from "../../shared/protocol/common.ts";
+import { open, seal } from "../../shared/security/envelope.ts";
+import type { Keyring } from "../../shared/security/keyring.ts";
+
+export interface ReceivedNotification {
+  paymentIntegratorAccountId: string;
+  request: CaptureResultNotificationRequest;
+  receivedAtMs: number;
+}
+
+/** How the stand-in misbehaves while told to: Google down, Google slow, Google unable to verify us. */
+export type FailureMode = "HTTP_500" | "SLOW" | "NOT_FOUND_EMPTY";
+
+export interface StandInGoogle {
+  url: string;
+  /** Every notification it accepted, in order. */
+  received: ReceivedNotification[];
+  /** Fail the next `times` requests (all of them, until recover(), when omitted). */
+  fail(mode: FailureMode, times?: number): void;
+  recover(): void;
+  /** Requests it refused while failing. */
+  refused: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Google's captureResultNotification endpoint for the local stack: opens and verifies each request
+ * with the stand-in Google keys, validates it against the schema, records it and answers SUCCESS,
+ * sealed. An unverifiable request or unknown PIAID gets 404 with an empty body, as Google answers.
+ */
+export async function startStandInGoogle(options: {
+  keyring: () => Promise<Keyring>;
+  piaids: string[];
+  slowMs?: number;
+}): Promise<StandInGoogle> {
+  const received: ReceivedNotification[] = [];
+  let failing: { mode: FailureMode; remaining: number } | undefined;
+  const state = { refused: 0 };
+  const sockets = new Set<import("node:net").Socket>();
+  const server: Server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const match = /^\/secure-serving\/gsp\/v1\/captureResultNotification\/([^/]+)$/.exec(req.url ?? "");
+    const notFound = () => {
+      res.writeHead(404, { "content-length": 0 });
+      res.end();
+    };
+    if (req.method !== "POST" || !match) return notFound();
+    if (failing && failing.remaining > 0) {
+      failing.remaining -= 1;
+      state.refused += 1;
+      const mode = failing.mode;
+      if (failing.remaining === 0) failing = undefined;
+      if (mode === "NOT_FOUND_EMPTY") return notFound();
+      if (mode === "HTTP_500") {
+        res.writeHead(500, { "content-type": "text/plain" });
+        return res.end("internal error");
+      }
+      await new Promise((r) => setTimeout(r, options.slowMs ?? 10_000)); // longer than the notifier's timeout
+      if (res.destroyed) return;
+      res.writeHead(503);
+      return res.end();
+    }
+    const piaid = decodeURIComponent(match[1]!);
+    const keyring = await options.keyring();
+    let request: CaptureResultNotificationRequest;
+    try {
+      const parsed = v.safeParse(
+        CaptureResultNotificationRequest,
+        JSON.parse(await open(Buffer.concat(chunks).toString("utf8"), keyring)),
+      );
+      if (!parsed.success)
+        return answer(400, {
+          errorResponseCode: "INVALID_FIELD_VALUE",
+          errorDescription: parsed.issues[0].message,
+        });
+      request = parsed.output;
+    } catch {
+      return notFound();
+    }
+    if (!options.piaids.includes(piaid) || request.paymentIntegratorAccountId !== piaid) return notFound();
+    if (Math.abs(Number(request.requestHeader.requestTimestamp) - Date.now()) > CLOCK_SKEW_MS) {
+      return answer(400, { errorResponseCode: "REQUEST_TIMESTAMP_OUT_OF_RANGE" });
+    }
+    received.push({ paymentIntegratorAccountId: piaid, request, receivedAtMs: Date.now() });
+    return answer(200, { result: "SUCCESS" });
+
+    async function answer(status: number, body: Record<string, unknown>) {
+      const sealed = await seal(
+        JSON.stringify({ responseHeader: { responseTimestamp: String(Date.now()) }, ...body }),
+        keyring,
+      );
+      res.writeHead(status, { "content-type": "application/octet-stream; charset=utf-8" });
+      res.end(sealed);
+    }
+  });
+  server.on("connection", (s) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    received,
+    get refused() {
+      return state.refused;
+    },
+    fail(mode, times = Number.POSITIVE_INFINITY) {
+      failing = { mode, remaining: times };
+    },
+    recover() {
+      failing = undefined;
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}

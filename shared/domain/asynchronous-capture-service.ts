@@ -1,0 +1,88 @@
+import type {
+  AsynchronousCaptureRequest,
+  AsynchronousCaptureResultCode,
+} from "../protocol/asynchronous-capture.ts";
+import { parseAsynchronousCaptureRequest } from "../protocol/asynchronous-capture.ts";
+import type { CaptureRequest } from "../protocol/capture.ts";
+import { checkRequestHeader } from "../protocol/common.ts";
+import { unknownIdentifier } from "../protocol/errors.ts";
+import { instrumentKindName } from "./capture-decision.ts";
+import type { CaptureRecord } from "./capture-record.ts";
+import { type CaptureDeps, type CaptureOutcome, checkContract, decideOnce } from "./capture-service.ts";
+import { idempotencyKey, requestFingerprint } from "./idempotency.ts";
+import type { Account } from "./ledger.ts";
+
+export interface AsynchronousCaptureDeps extends CaptureDeps {
+  /** How long the customer has to complete the payment (e.g. enter the UPI PIN). */
+  captureDeadlineMs: number;
+}
+
+export type AsynchronousCaptureResponse = {
+  paymentIntegratorTransactionId: string;
+  result: AsynchronousCaptureResultCode;
+};
+
+const IMMEDIATE_DECLINE = {
+  CLOSED: "ACCOUNT_CLOSED",
+  CLOSED_FRAUD: "ACCOUNT_CLOSED_FRAUD",
+  CLOSED_ACCOUNT_TAKEN_OVER: "ACCOUNT_CLOSED_ACCOUNT_TAKEN_OVER",
+  ON_HOLD: "ACCOUNT_ON_HOLD",
+} as const satisfies Record<Exclude<Account["status"], "ACTIVE">, AsynchronousCaptureResultCode>;
+
+/** The same request in the shape the ledger rules read (an asynchronous capture has no account verification). */
+export const asCaptureRequest = (r: AsynchronousCaptureRequest): CaptureRequest => ({
+  ...r,
+  verification: { kind: "NONE" },
+});
+
+/**
+ * POST /v1/asynchronousCapture: an account that cannot pay at all is declined at once (no
+ * notification follows); otherwise the capture is recorded PENDING with its deadline and
+ * acknowledged. No money moves until the outcome is recorded.
+ */
+export async function asynchronousCapture(
+  deps: AsynchronousCaptureDeps,
+  body: unknown,
+  deadlineMs = Number.POSITIVE_INFINITY,
+): Promise<CaptureOutcome<AsynchronousCaptureResponse> & { request: AsynchronousCaptureRequest }> {
+  const header = checkRequestHeader(body, deps.now());
+  const request = parseAsynchronousCaptureRequest(body as Record<string, unknown>);
+  checkContract(deps, request);
+  const key = idempotencyKey(request.paymentIntegratorAccountId, header.requestId);
+  const fingerprint = requestFingerprint("asynchronousCapture", body as Record<string, unknown>);
+  const captureRequest = asCaptureRequest(request);
+  const outcome = await decideOnce<AsynchronousCaptureResponse>(
+    deps,
+    key,
+    fingerprint,
+    captureRequest,
+    deadlineMs,
+    (snapshot, now) => {
+      const { instrument, account } = snapshot.facts;
+      if (!instrument || !account) throw unknownIdentifier(instrumentKindName(request.fop));
+      const result: AsynchronousCaptureResultCode =
+        account.status === "ACTIVE" ? "ACKNOWLEDGED" : IMMEDIATE_DECLINE[account.status];
+      const paymentIntegratorTransactionId = deps.newTransactionId();
+      const record: CaptureRecord = {
+        key,
+        paymentIntegratorAccountId: request.paymentIntegratorAccountId,
+        requestId: header.requestId,
+        method: "asynchronousCapture",
+        fingerprint,
+        paymentIntegratorTransactionId,
+        response: { paymentIntegratorTransactionId, result },
+        state: result === "ACKNOWLEDGED" ? "PENDING" : "DECIDED",
+        amount: request.amount,
+        currencyCode: request.currencyCode,
+        transactionDescription: request.transactionDescription,
+        accountId: account.accountId,
+        instrumentKind: request.fop.kind,
+        instrumentRef: snapshot.facts.instrumentRef!,
+        createdAtMs: now,
+        ...(result === "ACKNOWLEDGED" && { deadlineMs: now + deps.captureDeadlineMs }),
+      };
+      return { record, debit: undefined };
+    },
+  );
+  return { ...outcome, request };
+}

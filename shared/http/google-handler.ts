@@ -1,0 +1,22 @@
+import middy from "@middy/core";
+import type { ServiceDeps } from "../runtime.ts";
+import { type GspEvent, type GspResult, gspEndpoint } from "./gsp-endpoint.ts";
+
+/** Time left to seal and send the answer before the function's own timeout. */
+const ANSWER_MARGIN_MS = 750;
+
+type Run = (
+  body: Record<string, unknown>,
+  deadlineMs: number,
+) => Promise<{ response: { result: string }; replayed: boolean; lostRace: boolean; attempts: number }>;
+
+/** A Google-facing route: the envelope edge, then one domain call bounded by the invocation's deadline. */
+export function googleHandler(deps: ServiceDeps, method: string, run: Run) {
+  return middy<GspEvent, GspResult>()
+    .use(gspEndpoint({ method, codec: deps.codec, logger: deps.logger }))
+    .handler(async (event, context) => {
+      const deadline = Date.now() + context.getRemainingTimeInMillis() - ANSWER_MARGIN_MS;
+      const { response, replayed, lostRace, attempts } = await run(event.gspBody, deadline);
+      return { body: { ...response }, log: { result: response.result, replayed, lostRace, attempts } };
+    });
+}

@@ -1,0 +1,60 @@
+import * as v from "valibot";
+import {
+  currencyCode,
+  identifier,
+  parseWith,
+  positiveMicros,
+  RequestHeader,
+  text,
+  unionMember,
+} from "./common.ts";
+
+/** AsynchronousCaptureResultCode: ACKNOWLEDGED, or an immediate decline after which no notification follows. */
+export const AsynchronousCaptureResultCode = [
+  "ACKNOWLEDGED",
+  "ACCOUNT_CLOSED",
+  "ACCOUNT_CLOSED_ACCOUNT_TAKEN_OVER",
+  "ACCOUNT_ON_HOLD",
+  "ACCOUNT_CLOSED_FRAUD",
+] as const;
+export type AsynchronousCaptureResultCode = (typeof AsynchronousCaptureResultCode)[number];
+
+/** A UPI virtual payment address: handle@psp (NPCI: handle of letters, digits, dot, hyphen, underscore). */
+export const VPA_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}@[A-Za-z][A-Za-z0-9]{1,63}$/;
+
+const Schema = v.object({
+  requestHeader: RequestHeader,
+  paymentIntegratorAccountId: identifier,
+  transactionDescription: text,
+  currencyCode,
+  amount: positiveMicros,
+  upiDetails: v.optional(v.object({ vpa: v.pipe(v.string(), v.regex(VPA_PATTERN, "is not a UPI VPA")) })),
+  tokenizedInstrumentDetails: v.optional(v.object({ googlePaymentToken: identifier })),
+});
+
+export type AsyncFopDetails = { kind: "VPA"; vpa: string } | { kind: "TOKEN"; googlePaymentToken: string };
+
+export interface AsynchronousCaptureRequest {
+  requestHeader: RequestHeader;
+  paymentIntegratorAccountId: string;
+  transactionDescription: string;
+  currencyCode: string;
+  amount: bigint;
+  fop: AsyncFopDetails;
+}
+
+export function parseAsynchronousCaptureRequest(body: Record<string, unknown>): AsynchronousCaptureRequest {
+  const r = parseWith(Schema, body);
+  const member = unionMember(r, ["upiDetails", "tokenizedInstrumentDetails"] as const, "fopDetails");
+  return {
+    requestHeader: r.requestHeader,
+    paymentIntegratorAccountId: r.paymentIntegratorAccountId,
+    transactionDescription: r.transactionDescription,
+    currencyCode: r.currencyCode,
+    amount: r.amount,
+    fop:
+      member === "upiDetails"
+        ? { kind: "VPA", vpa: r.upiDetails!.vpa }
+        : { kind: "TOKEN", googlePaymentToken: r.tokenizedInstrumentDetails!.googlePaymentToken },
+  };
+}
