@@ -142,3 +142,6 @@ export const routes = [
 ] as const satisfies readonly RouteDefinition[];
 
 export const tableName = (prefix: string, table: TableDefinition) => `${prefix}${table.name}`;
+
+/** Name prefix of a deployed environment's tables and queues (CDK and the operator CLI agree on it). */
+export const stagePrefix = (stage: string) => `gsp-${stage}-`;

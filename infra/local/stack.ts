@@ -54,6 +54,8 @@ export interface LocalStackOptions {
   notify?: Partial<RuntimeConfig["notify"]>;
   /** How often the sweeper runs (0: only when `sweep()` is called). */
   sweepIntervalMs?: number;
+  /** How long the stand-in Google stalls when told to be slow (default 10 s). */
+  googleSlowMs?: number;
   /** Bearer token of the internal outcome route (default: random, in `outcomeToken`). */
   outcomeToken?: string;
   logger?: Logger;
@@ -161,7 +163,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           { own: "Google stand-in private", peer: "integrator public" },
         ))();
       googleKeyring.catch(() => {});
-      google = await startStandInGoogle({ keyring: () => googleKeyring, piaids: Object.keys(piaids) });
+      google = await startStandInGoogle({
+        keyring: () => googleKeyring,
+        piaids: Object.keys(piaids),
+        ...(options.googleSlowMs !== undefined && { slowMs: options.googleSlowMs }),
+      });
       stops.push(() => google!.stop());
     }
 

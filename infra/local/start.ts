@@ -38,7 +38,13 @@ try {
   writeFileSync(
     STACK_FILE,
     JSON.stringify(
-      { url: stack.url, endpoints: stack.endpoints, tables: stack.config.tables, queues: stack.queues },
+      {
+        url: stack.url,
+        endpoints: stack.endpoints,
+        tables: stack.config.tables,
+        queues: stack.queues,
+        outcomeToken: stack.outcomeToken,
+      },
       null,
       2,
     ),

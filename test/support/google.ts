@@ -66,3 +66,42 @@ export const withoutHeader = (body: Record<string, unknown>) => {
   const { responseHeader: _h, ...rest } = body;
   return rest;
 };
+
+/** An asynchronousCapture body as Google sends it (UPI by default). */
+export function asynchronousCaptureRequest(
+  overrides: Record<string, unknown> = {},
+  id = requestId("async"),
+): Record<string, unknown> {
+  const { captureContext: _c, googlePaymentToken: _t, ...base } = captureRequest({}, id);
+  return { ...base, upiDetails: { vpa: "customer@demobank" }, ...overrides };
+}
+
+export const asynchronousCapture = (url: string, body: unknown) => post(url, "/v1/asynchronousCapture", body);
+
+/** Reports what the customer did, as the integrator's own systems do (internal route, token, loopback). */
+export async function reportOutcome(
+  stack: { url: string; outcomeToken: string },
+  body: Record<string, unknown>,
+  token = stack.outcomeToken,
+) {
+  const res = await fetch(`${stack.url}/internal/v1/captureOutcome`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+    body: JSON.stringify({ paymentIntegratorAccountId: PIAID, ...body }),
+  });
+  const text = await res.text();
+  return { status: res.status, body: JSON.parse(text || "{}") as Record<string, unknown> };
+}
+
+/** Waits until `condition` holds, checking as things happen, bounded (the failure says what was awaited). */
+export async function until(
+  what: string,
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs = 20_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 25)); // poll interval of an observable condition
+  }
+}

@@ -19,7 +19,8 @@ export function captureServiceLogs(testFile: string): string[] {
     stream.write = ((chunk: unknown, ...rest: unknown[]) => {
       const text =
         typeof chunk === "string" ? chunk : Buffer.isBuffer(chunk) ? chunk.toString("utf8") : undefined;
-      if (text?.startsWith('{"level":')) {
+      // Structured log lines and EMF metric lines of the service.
+      if (text?.startsWith('{"level":') || text?.startsWith('{"_aws":')) {
         const lines = text.split("\n").filter(Boolean);
         capturedLogs.push(...lines);
         if (file) appendFileSync(file, `${lines.join("\n")}\n`);

@@ -279,6 +279,20 @@ export class DynamoCaptureStore implements CaptureStore {
     );
   }
 
+  /** For operators: owe the stored notification again (same requestId, same result), so a new message sends it. */
+  async reopenNotification(captureKey: string): Promise<void> {
+    await this.#db.send(
+      new UpdateItemCommand({
+        TableName: this.#tables.captures,
+        Key: { pk: S(captureKey) },
+        UpdateExpression: "SET notification.#state = :owed",
+        ConditionExpression: "attribute_exists(notification)",
+        ExpressionAttributeNames: { "#state": "state" },
+        ExpressionAttributeValues: { ":owed": S("OWED") },
+      }),
+    );
+  }
+
   async due(nowMs: number, limit: number): Promise<CaptureRecord[]> {
     const keys: string[] = [];
     for (let shard = 0; shard < SWEEP_SHARDS && keys.length < limit; shard++) {
