@@ -39,6 +39,7 @@ const RuntimeEnv = v.object({
   NOTIFY_TIMEOUT_MS: v.optional(seconds, "5000"),
   NOTIFY_BACKOFF_BASE_SECONDS: v.optional(seconds, "10"),
   NOTIFY_BACKOFF_CAP_SECONDS: v.optional(seconds, "900"),
+  ENQUEUE_GRACE_SECONDS: v.optional(seconds, "30"),
 });
 
 export type KeysLocation =
@@ -59,6 +60,8 @@ export interface RuntimeConfig {
   googleBaseUrl: string;
   captureDeadlineSeconds: number;
   notify: { timeoutMs: number; backoffBaseSeconds: number; backoffCapSeconds: number };
+  /** How long a writer has to enqueue a recorded outcome before the sweeper does it. */
+  enqueueGraceSeconds: number;
 }
 
 /** Defaults of the settings a caller building a RuntimeConfig in code may leave out. */
@@ -67,6 +70,7 @@ export const RUNTIME_DEFAULTS = {
   googleBaseUrl: "https://vgw.googleapis.com",
   captureDeadlineSeconds: 600,
   notify: { timeoutMs: 5000, backoffBaseSeconds: 10, backoffCapSeconds: 900 },
+  enqueueGraceSeconds: 30,
 } as const;
 
 export function runtimeConfigFrom(env: Record<string, string | undefined>): RuntimeConfig {
@@ -106,6 +110,7 @@ export function runtimeConfigFrom(env: Record<string, string | undefined>): Runt
       backoffBaseSeconds: Number(e.NOTIFY_BACKOFF_BASE_SECONDS),
       backoffCapSeconds: Number(e.NOTIFY_BACKOFF_CAP_SECONDS),
     },
+    enqueueGraceSeconds: Number(e.ENQUEUE_GRACE_SECONDS),
   };
 }
 
@@ -125,6 +130,7 @@ export function runtimeEnv(config: RuntimeConfig): Record<string, string> {
     NOTIFY_TIMEOUT_MS: String(config.notify.timeoutMs),
     NOTIFY_BACKOFF_BASE_SECONDS: String(config.notify.backoffBaseSeconds),
     NOTIFY_BACKOFF_CAP_SECONDS: String(config.notify.backoffCapSeconds),
+    ENQUEUE_GRACE_SECONDS: String(config.enqueueGraceSeconds),
     ...(config.keys?.source === "files" && { KEYS_DIR: config.keys.dir }),
     ...(config.keys?.source === "secretsmanager" && {
       OUR_KEYS_SECRET_ID: config.keys.ownSecretId,

@@ -65,7 +65,9 @@ export function serviceDeps(
   const dynamodb = overrides.dynamodb ?? new DynamoDBClient({});
   const logger = overrides.logger ?? createLogger();
   const keyring = integratorKeyring(config, logger);
-  const store = new DynamoCaptureStore(dynamodb, config.tables);
+  const store = new DynamoCaptureStore(dynamodb, config.tables, {
+    enqueueGraceMs: config.enqueueGraceSeconds * 1000,
+  });
   const queue = config.notificationsQueueUrl
     ? sqsNotificationQueue(overrides.sqs ?? new SQSClient({}), config.notificationsQueueUrl)
     : noQueue;

@@ -86,15 +86,19 @@ export function createGateway(routes: GatewayRoute[], maxConcurrent = DEFAULT_MA
   });
 }
 
+/** The body, or undefined past the limit: the rest is read and dropped, so the client gets its 413, not a reset. */
 async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) return undefined;
-    chunks.push(chunk as Buffer);
+    if (size <= MAX_BODY_BYTES) chunks.push(chunk as Buffer);
+    else if (size > 16 * MAX_BODY_BYTES) {
+      req.destroy(); // a sender that will not stop is cut off
+      return undefined;
+    }
   }
-  return Buffer.concat(chunks);
+  return size > MAX_BODY_BYTES ? undefined : Buffer.concat(chunks);
 }
 
 function toEvent(req: IncomingMessage, url: URL, route: GatewayRoute, body: Buffer): APIGatewayProxyEventV2 {

@@ -52,6 +52,7 @@ export interface LocalStackOptions {
   googleBaseUrl?: string;
   captureDeadlineSeconds?: number;
   notify?: Partial<RuntimeConfig["notify"]>;
+  enqueueGraceSeconds?: number;
   /** How often the sweeper runs (0: only when `sweep()` is called). */
   sweepIntervalMs?: number;
   /** How long the stand-in Google stalls when told to be slow (default 10 s). */
@@ -183,6 +184,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       googleBaseUrl: options.googleBaseUrl ?? google?.url ?? RUNTIME_DEFAULTS.googleBaseUrl,
       captureDeadlineSeconds: options.captureDeadlineSeconds ?? RUNTIME_DEFAULTS.captureDeadlineSeconds,
       notify: { ...RUNTIME_DEFAULTS.notify, ...options.notify },
+      enqueueGraceSeconds: options.enqueueGraceSeconds ?? RUNTIME_DEFAULTS.enqueueGraceSeconds,
     };
     const deps = serviceDeps(config, { dynamodb, sqs, logger });
     // A bad keyring stops start-up here, with its one-sentence reason.

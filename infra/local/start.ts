@@ -4,6 +4,10 @@
  * PIAIDS (JSON PIAID → currency), LEDGER_TIME_ZONE, KEYS_DIR (default .local/keys, generated on
  * first run), MESSAGE_CODEC=plain-json (no envelope; local only), LOCAL_STACK_FILE (where the
  * operator CLI finds the stack).
+ * To run against emulators and a Google that outlive this process (as DynamoDB, SQS and Google
+ * outlive a Lambda): DYNAMODB_ENDPOINT, SQS_ENDPOINT, TABLE_PREFIX, LEDGER_SEED=none,
+ * GOOGLE_BASE_URL, OUTCOME_API_TOKEN; and SWEEP_INTERVAL_MS, CAPTURE_DEADLINE_SECONDS,
+ * ENQUEUE_GRACE_SECONDS, NOTIFY_BACKOFF_BASE_SECONDS.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
@@ -29,7 +33,18 @@ try {
     keysDir,
     port: Number(env.PORT ?? 3000),
     ...(env.LOCAL_PERSIST === "1" && { dataDir: resolve(LOCAL_DIR, "data") }),
-    ledgerSeed: env.LEDGER_SEED ?? DEMO_LEDGER,
+    ...(env.LEDGER_SEED !== "none" && { ledgerSeed: env.LEDGER_SEED ?? DEMO_LEDGER }),
+    ...(env.DYNAMODB_ENDPOINT && { dynamodbEndpoint: env.DYNAMODB_ENDPOINT }),
+    ...(env.SQS_ENDPOINT && { sqsEndpoint: env.SQS_ENDPOINT }),
+    ...(env.TABLE_PREFIX && { prefix: env.TABLE_PREFIX }),
+    ...(env.GOOGLE_BASE_URL && { googleBaseUrl: env.GOOGLE_BASE_URL }),
+    ...(env.OUTCOME_API_TOKEN && { outcomeToken: env.OUTCOME_API_TOKEN }),
+    ...(env.SWEEP_INTERVAL_MS && { sweepIntervalMs: Number(env.SWEEP_INTERVAL_MS) }),
+    ...(env.CAPTURE_DEADLINE_SECONDS && { captureDeadlineSeconds: Number(env.CAPTURE_DEADLINE_SECONDS) }),
+    ...(env.ENQUEUE_GRACE_SECONDS && { enqueueGraceSeconds: Number(env.ENQUEUE_GRACE_SECONDS) }),
+    ...(env.NOTIFY_BACKOFF_BASE_SECONDS && {
+      notify: { backoffBaseSeconds: Number(env.NOTIFY_BACKOFF_BASE_SECONDS) },
+    }),
     piaids: env.PIAIDS ? JSON.parse(env.PIAIDS) : DEFAULT_PIAIDS,
     ...(env.LEDGER_TIME_ZONE && { ledgerTimeZone: env.LEDGER_TIME_ZONE }),
   });

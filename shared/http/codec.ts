@@ -35,5 +35,25 @@ export function parseOpenedBody(json: string): Record<string, unknown> {
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
     throw new ProtocolError("INVALID_DECRYPTED_REQUEST", "request body is not a JSON object");
   }
+  if (depthExceeds(parsed, MAX_DEPTH)) {
+    throw new ProtocolError(
+      "INVALID_DECRYPTED_REQUEST",
+      `request body is nested more than ${MAX_DEPTH} levels deep`,
+    );
+  }
   return parsed as Record<string, unknown>;
+}
+
+/** No protocol message nests beyond a handful of levels; deeper input is refused before anything recurses over it. */
+export const MAX_DEPTH = 32;
+
+function depthExceeds(root: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[root, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (typeof node !== "object" || node === null) continue;
+    if (depth > limit) return true;
+    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return false;
 }

@@ -2,6 +2,7 @@ import * as v from "valibot";
 import {
   currencyCode,
   identifier,
+  jsonObject,
   parseWith,
   positiveMicros,
   RequestHeader,
@@ -22,14 +23,14 @@ export type AsynchronousCaptureResultCode = (typeof AsynchronousCaptureResultCod
 /** A UPI virtual payment address: handle@psp (NPCI: handle of letters, digits, dot, hyphen, underscore). */
 export const VPA_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}@[A-Za-z][A-Za-z0-9]{1,63}$/;
 
-const Schema = v.object({
+const Schema = jsonObject({
   requestHeader: RequestHeader,
   paymentIntegratorAccountId: identifier,
   transactionDescription: text,
   currencyCode,
   amount: positiveMicros,
-  upiDetails: v.optional(v.object({ vpa: v.pipe(v.string(), v.regex(VPA_PATTERN, "is not a UPI VPA")) })),
-  tokenizedInstrumentDetails: v.optional(v.object({ googlePaymentToken: identifier })),
+  upiDetails: v.nullish(jsonObject({ vpa: v.pipe(v.string(), v.regex(VPA_PATTERN, "is not a UPI VPA")) })),
+  tokenizedInstrumentDetails: v.nullish(jsonObject({ googlePaymentToken: identifier })),
 });
 
 export type AsyncFopDetails = { kind: "VPA"; vpa: string } | { kind: "TOKEN"; googlePaymentToken: string };

@@ -2,6 +2,7 @@ import * as v from "valibot";
 import {
   currencyCode,
   identifier,
+  jsonObject,
   parseWith,
   positiveMicros,
   type RawResult,
@@ -35,20 +36,21 @@ export const CaptureResultCode = [
 ] as const;
 export type CaptureResultCode = (typeof CaptureResultCode)[number];
 
-const CaptureRequestSchema = v.object({
+const CaptureRequestSchema = jsonObject({
   requestHeader: RequestHeader,
   paymentIntegratorAccountId: identifier,
   transactionDescription: text,
   currencyCode,
   amount: positiveMicros,
-  captureContext: v.object({ userIpAddress: v.optional(v.pipe(v.string(), v.maxLength(64))) }),
-  googlePaymentToken: v.optional(identifier),
-  mandateDetails: v.optional(v.object({ mandateId: identifier })),
-  mandateWithNotificationDetails: v.optional(
-    v.object({ mandateId: identifier, upcomingTransactionNotificationId: identifier }),
+  captureContext: jsonObject({ userIpAddress: v.nullish(v.pipe(v.string(), v.maxLength(64))) }),
+  // Optional members may be absent or null (proto3 JSON writes a default as null).
+  googlePaymentToken: v.nullish(identifier),
+  mandateDetails: v.nullish(jsonObject({ mandateId: identifier })),
+  mandateWithNotificationDetails: v.nullish(
+    jsonObject({ mandateId: identifier, upcomingTransactionNotificationId: identifier }),
   ),
-  authenticationRequestId: v.optional(identifier),
-  otpVerification: v.optional(v.object({ sendOtpRequestId: identifier, otp: identifier })),
+  authenticationRequestId: v.nullish(identifier),
+  otpVerification: v.nullish(jsonObject({ sendOtpRequestId: identifier, otp: identifier })),
 });
 
 /** How the customer's account is named in a capture: exactly one form of payment. */

@@ -9,8 +9,15 @@ export const SUPPORTED_MAJOR_VERSION = 1;
 const int = v.pipe(v.number(), v.integer(), v.safeInteger());
 const epochMillis = v.pipe(v.string(), v.regex(/^[0-9]{1,16}$/, "must be epoch milliseconds"));
 
-export const RequestHeader = v.object({
-  protocolVersion: v.object({ major: int, minor: int, revision: int }),
+const isPlainObject = (x: unknown): x is Record<string, unknown> =>
+  typeof x === "object" && x !== null && !Array.isArray(x);
+
+/** A JSON object with these entries. valibot's object() alone also accepts arrays, which are never a protocol object. */
+export const jsonObject = <E extends v.ObjectEntries>(entries: E) =>
+  v.pipe(v.custom<Record<string, unknown>>(isPlainObject, "must be a JSON object"), v.object(entries));
+
+export const RequestHeader = jsonObject({
+  protocolVersion: jsonObject({ major: int, minor: int, revision: int }),
   requestId: v.pipe(v.string(), v.regex(/^[a-zA-Z0-9:_-]{1,100}$/, "must be 1-100 of a-z A-Z 0-9 : - _")),
   requestTimestamp: epochMillis,
 });
@@ -20,7 +27,8 @@ export type RequestHeader = v.InferOutput<typeof RequestHeader>;
 export const identifier = v.pipe(
   v.string(),
   v.minLength(1, "must not be empty"),
-  v.maxLength(2048, "is too long"),
+  // Bytes, not characters: identifiers become DynamoDB keys, which are limited in UTF-8 bytes.
+  v.check((s) => Buffer.byteLength(s, "utf8") <= 1024, "is too long"),
 );
 export const text = v.pipe(v.string(), v.maxLength(4096, "is too long"));
 export const positiveMicros = v.pipe(
@@ -39,10 +47,8 @@ export const currencyCode = v.pipe(v.string(), v.check(isIso4217, "must be an IS
 export function toProtocolError(issue: v.BaseIssue<unknown>): ProtocolError {
   const path = v.getDotPath(issue) ?? "request";
   if (issue.input === undefined || issue.input === null) return missingField(path);
-  return invalidField(
-    path,
-    issue.kind === "validation" ? issue.message : `must be ${issue.expected ?? "valid"}`,
-  );
+  const custom = issue.kind === "validation" || issue.type === "custom";
+  return invalidField(path, custom ? issue.message : `must be ${issue.expected ?? "valid"}`);
 }
 
 export function parseWith<S extends v.GenericSchema>(schema: S, input: unknown): v.InferOutput<S> {

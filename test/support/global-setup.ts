@@ -40,6 +40,6 @@ export async function globalTeardown() {
   if (found.length > 0)
     throw new Error(`log audit: customer secrets in service logs:\n${found.slice(0, 10).join("\n")}`);
   console.log(
-    `log audit: ${lines.length} service log lines from ${files.length} test files, no token or OTP found`,
+    `log audit: ${lines.length} service log lines from ${files.length} files, no token, VPA, OTP or key material found`,
   );
 }

@@ -34,4 +34,14 @@ export function captureServiceLogs(testFile: string): string[] {
   return capturedLogs;
 }
 
+/** Adds another process's output (a service child process) to this file's captured service logs. */
+export function captureChildOutput(testFile: string, text: string): void {
+  captureServiceLogs(testFile);
+  const lines = text.split("\n").filter((l) => l.startsWith('{"level":') || l.startsWith('{"_aws":'));
+  if (lines.length === 0) return;
+  capturedLogs.push(...lines);
+  const dir = process.env.TEST_LOG_DIR;
+  if (dir) appendFileSync(join(dir, `${basename(testFile)}.children.jsonl`), `${lines.join("\n")}\n`);
+}
+
 export const parsedLogs = () => capturedLogs.map((l) => JSON.parse(l) as Record<string, unknown>);

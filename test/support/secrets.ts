@@ -5,16 +5,34 @@ import { DEMO_LEDGER } from "../../infra/local/stack.ts";
 export function fixtureSecrets(path = DEMO_LEDGER): string[] {
   const f = JSON.parse(readFileSync(path, "utf8")) as {
     tokens?: { googlePaymentToken: string }[];
+    vpas?: { vpa: string }[];
     otps?: { otp: string }[];
   };
-  return [...(f.tokens ?? []).map((t) => t.googlePaymentToken), ...(f.otps ?? []).map((o) => o.otp)];
+  return [
+    ...(f.tokens ?? []).map((t) => t.googlePaymentToken),
+    ...(f.vpas ?? []).map((v) => v.vpa),
+    ...(f.otps ?? []).map((o) => o.otp),
+  ];
 }
 
 /** Secrets a test invents itself (wrong OTPs, unknown tokens) are registered here too. */
 export const WRONG_OTP = "000917";
 export const UNKNOWN_TOKEN = "gpt-test-unknown-4411";
 
-export const allSecrets = () => [...fixtureSecrets(), WRONG_OTP, UNKNOWN_TOKEN];
+/** Key material must never be logged either: any armored key or message block gives it away. */
+export const KEY_MATERIAL = [
+  "BEGIN PGP PRIVATE KEY BLOCK",
+  "BEGIN PGP MESSAGE",
+  "BEGIN PGP PUBLIC KEY BLOCK",
+];
+
+export const allSecrets = () => [
+  ...fixtureSecrets(),
+  WRONG_OTP,
+  UNKNOWN_TOKEN,
+  "nobody@demobank",
+  ...KEY_MATERIAL,
+];
 
 /** Lines of `text` that contain any secret, with the secret named (for a readable failure). */
 export function leaks(lines: string[], secrets = allSecrets()): string[] {

@@ -47,7 +47,7 @@ type ItemKey = { pk: string; sk: string };
 /** The sweep index is split over a few partitions so no single one gets hot. */
 export const SWEEP_SHARDS = 4;
 /** An outcome whose notification is not enqueued this long after it was recorded is the sweeper's to enqueue. */
-export const ENQUEUE_GRACE_MS = 30_000;
+export const DEFAULT_ENQUEUE_GRACE_MS = 30_000;
 const SWEEP_INDEX = "sweep";
 
 /**
@@ -74,10 +74,13 @@ export class DynamoCaptureStore implements CaptureStore {
   readonly #accounts = new AccountOfInstrument();
   readonly #db: DynamoDBClient;
   readonly #tables: CaptureTables;
+  readonly #sweepAttributes: (r: CaptureRecord) => ReturnType<typeof sweepAttributes>;
 
-  constructor(db: DynamoDBClient, tables: CaptureTables) {
+  constructor(db: DynamoDBClient, tables: CaptureTables, options: { enqueueGraceMs?: number } = {}) {
     this.#db = db;
     this.#tables = tables;
+    const grace = options.enqueueGraceMs ?? DEFAULT_ENQUEUE_GRACE_MS;
+    this.#sweepAttributes = (r) => sweepAttributes(r, grace);
   }
 
   async read(captureKey: string, request: CaptureRequest, periods: Periods): Promise<CaptureSnapshot> {
@@ -174,7 +177,7 @@ export class DynamoCaptureStore implements CaptureStore {
       {
         Put: {
           TableName: this.#tables.captures,
-          Item: recordToItem(record),
+          Item: { ...recordToItem(record), ...this.#sweepAttributes(record) },
           ConditionExpression: "attribute_not_exists(pk)",
           // A concurrent duplicate that lost gets the winner's record back: no second read.
           ReturnValuesOnConditionCheckFailure: "ALL_OLD",
@@ -213,7 +216,7 @@ export class DynamoCaptureStore implements CaptureStore {
 
   async decide(decided: CaptureRecord, debit: Debit | undefined, nowMs: number): Promise<DecideOutcome> {
     const expiring = decided.outcome?.kind === "EXPIRED";
-    const sweep = sweepAttributes(decided);
+    const sweep = this.#sweepAttributes(decided);
     const names: Record<string, string> = { "#state": "state" };
     const values: Item = {
       ":pending": S("PENDING"),
@@ -309,7 +312,9 @@ export class DynamoCaptureStore implements CaptureStore {
     }
     // The index is eventually consistent: act on the record as it is now.
     const records = await Promise.all(keys.map((k) => this.get(k)));
-    return records.filter((r): r is CaptureRecord => r !== undefined && sweepAttributes(r) !== undefined);
+    return records.filter(
+      (r): r is CaptureRecord => r !== undefined && this.#sweepAttributes(r) !== undefined,
+    );
   }
 
   #consumeOtp(sendOtpRequestId: string): TransactWriteItem {
@@ -451,12 +456,13 @@ const shardOf = (captureKey: string) =>
 /** The sparse index attributes a record carries while the sweeper must look at it, else undefined. */
 function sweepAttributes(
   r: CaptureRecord,
+  enqueueGraceMs: number,
 ): { sweepShard: AttributeValue; sweepAt: AttributeValue } | undefined {
   const at =
     r.state === "PENDING"
       ? r.deadlineMs
       : r.notification && !r.notification.enqueued && r.notification.state === "OWED"
-        ? r.notification.decidedAtMs + ENQUEUE_GRACE_MS
+        ? r.notification.decidedAtMs + enqueueGraceMs
         : undefined;
   return at === undefined ? undefined : { sweepShard: S(shardOf(r.key)), sweepAt: N(at) };
 }
@@ -508,7 +514,6 @@ export function recordToItem(r: CaptureRecord): Item {
     ...(r.deadlineMs !== undefined && { deadlineMs: N(r.deadlineMs) }),
     ...(r.outcome && { outcome: S(JSON.stringify(r.outcome)) }),
     ...(r.notification && { notification: notificationToAttribute(r.notification) }),
-    ...sweepAttributes(r),
   };
 }
 

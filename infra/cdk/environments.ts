@@ -1,0 +1,175 @@
+/**
+ * The deployed environments: one typed, valibot-checked object (ARCHITECTURE.md, decision 8).
+ * Everything else about a resource (names, keys, timeouts, memory) comes from infra/resources.ts.
+ */
+import { RetentionDays } from "aws-cdk-lib/aws-logs";
+import * as v from "valibot";
+import { MessageCodecName, RUNTIME_DEFAULTS } from "../../shared/config.ts";
+import { currencyCode } from "../../shared/protocol/common.ts";
+import { type FunctionName, functions } from "../resources.ts";
+
+export const ENVIRONMENT_NAMES = ["dev", "sandbox", "prod"] as const;
+export type EnvironmentName = (typeof ENVIRONMENT_NAMES)[number];
+
+const positiveInt = v.pipe(v.number(), v.integer(), v.minValue(1));
+const ianaTimeZone = v.pipe(
+  v.string(),
+  v.check((tz) => {
+    try {
+      new Intl.DateTimeFormat("en", { timeZone: tz });
+      return true;
+    } catch {
+      return false;
+    }
+  }, "must be an IANA time zone"),
+);
+const httpsUrl = v.pipe(
+  v.string(),
+  v.url(),
+  v.check((u) => u.startsWith("https://"), "must be https"),
+);
+const secretName = v.pipe(
+  v.string(),
+  v.regex(/^[A-Za-z0-9/_+=.@-]{1,512}$/, "must be a Secrets Manager secret name"),
+);
+const retentionDays = v.picklist(
+  Object.values(RetentionDays).filter((d): d is RetentionDays => typeof d === "number"),
+  "must be a CloudWatch Logs retention (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, …)",
+);
+
+/** The one codec a deployed environment may use; plain JSON is for the local stack only. */
+const deployedCodec = v.pipe(
+  MessageCodecName,
+  v.check(
+    (codec) => codec === "openpgp",
+    'is "plain-json", which is for the local stack only: a deployed environment must use the OpenPGP codec ("openpgp")',
+  ),
+);
+
+const reservedConcurrency = v.strictObject(
+  Object.fromEntries(Object.keys(functions).map((name) => [name, v.optional(positiveInt)])) as Record<
+    FunctionName,
+    v.OptionalSchema<typeof positiveInt, undefined>
+  >,
+);
+
+export const EnvironmentConfig = v.pipe(
+  v.strictObject({
+    account: v.pipe(v.string(), v.regex(/^\d{12}$/, "must be a 12-digit AWS account id")),
+    region: v.pipe(v.string(), v.regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "must be an AWS region")),
+    /** PIAID → contract currency, e.g. {"InvisiCashIN_INR": "INR"}. */
+    piaids: v.pipe(
+      v.record(v.pipe(v.string(), v.minLength(1)), currencyCode),
+      v.check((p) => Object.keys(p).length > 0, "must name at least one PIAID"),
+    ),
+    messageCodec: v.optional(deployedCodec, "openpgp"),
+    /** Where captureResultNotification goes (sandbox and production differ). */
+    googleBaseUrl: httpsUrl,
+    /** Secrets Manager secret names; each SecretString is an armored keyring. */
+    secrets: v.strictObject({ ourKeys: secretName, googleKeys: secretName }),
+    keyringTtlSeconds: v.optional(positiveInt, RUNTIME_DEFAULTS.keyringTtlSeconds),
+    captureDeadlineSeconds: positiveInt,
+    ledgerTimeZone: ianaTimeZone,
+    /** Receives every alarm (SNS email subscription). */
+    alarmEmail: v.pipe(v.string(), v.email()),
+    logRetentionDays: retentionDays,
+    /** Tables kept on stack deletion (RETAIN) and protected from deletion. */
+    retainData: v.boolean(),
+    api: v.strictObject({
+      throttlingRateLimit: v.pipe(v.number(), v.minValue(1)),
+      throttlingBurstLimit: positiveInt,
+    }),
+    reservedConcurrency: v.optional(reservedConcurrency),
+    customDomain: v.optional(
+      v.strictObject({
+        domainName: v.pipe(v.string(), v.regex(/^([a-z0-9-]+\.)+[a-z]{2,}$/, "must be a DNS name")),
+        certificateArn: v.pipe(
+          v.string(),
+          v.regex(/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]+$/, "must be an ACM ARN"),
+        ),
+      }),
+    ),
+  }),
+  v.check(
+    (e) => !e.customDomain || e.customDomain.certificateArn.split(":")[3] === e.region,
+    "customDomain.certificateArn must be in the environment's region (HTTP API custom domains are regional)",
+  ),
+);
+export type EnvironmentConfig = v.InferOutput<typeof EnvironmentConfig>;
+
+/**
+ * Account ids, e-mail addresses, the domain and the certificate below are placeholders: replace
+ * them with the integrator's own before the first deploy (infra/cdk/DEPLOY.md).
+ */
+export const ENVIRONMENTS: Record<EnvironmentName, v.InferInput<typeof EnvironmentConfig>> = {
+  dev: {
+    account: "111111111111",
+    region: "ap-south-1",
+    piaids: { InvisiCashIN_INR: "INR" },
+    googleBaseUrl: "https://vgw.sandbox.google.com",
+    secrets: { ourKeys: "gsp/dev/integrator-private-keyring", googleKeys: "gsp/dev/google-public-keyring" },
+    captureDeadlineSeconds: 600,
+    ledgerTimeZone: "Asia/Kolkata",
+    alarmEmail: "gsp-alarms-dev@example.com",
+    logRetentionDays: 14,
+    retainData: false,
+    api: { throttlingRateLimit: 20, throttlingBurstLimit: 40 },
+  },
+  sandbox: {
+    account: "222222222222",
+    region: "ap-south-1",
+    piaids: { InvisiCashIN_INR: "INR" },
+    googleBaseUrl: "https://vgw.sandbox.google.com",
+    secrets: {
+      ourKeys: "gsp/sandbox/integrator-private-keyring",
+      googleKeys: "gsp/sandbox/google-public-keyring",
+    },
+    captureDeadlineSeconds: 600,
+    ledgerTimeZone: "Asia/Kolkata",
+    alarmEmail: "gsp-alarms-sandbox@example.com",
+    logRetentionDays: 30,
+    retainData: false,
+    api: { throttlingRateLimit: 50, throttlingBurstLimit: 100 },
+    reservedConcurrency: { sweeper: 1 },
+  },
+  prod: {
+    account: "333333333333",
+    region: "ap-south-1",
+    piaids: { InvisiCashIN_INR: "INR" },
+    googleBaseUrl: "https://vgw.googleapis.com",
+    secrets: { ourKeys: "gsp/prod/integrator-private-keyring", googleKeys: "gsp/prod/google-public-keyring" },
+    captureDeadlineSeconds: 600,
+    ledgerTimeZone: "Asia/Kolkata",
+    alarmEmail: "gsp-alarms@example.com",
+    logRetentionDays: 365,
+    retainData: true,
+    api: { throttlingRateLimit: 500, throttlingBurstLimit: 1000 },
+    // One sweep at a time; the notifier's calls to Google bounded.
+    reservedConcurrency: { sweeper: 1, notifier: 20 },
+    customDomain: {
+      domainName: "gsp.invisicash.example.com",
+      certificateArn: "arn:aws:acm:ap-south-1:333333333333:certificate/00000000-0000-0000-0000-000000000000",
+    },
+  },
+};
+
+/** Checks one environment's configuration; throws one sentence per problem, naming the field. */
+export function parseEnvironment(name: string, raw: unknown): EnvironmentConfig {
+  const result = v.safeParse(EnvironmentConfig, raw);
+  if (!result.success) {
+    const problems = result.issues.map((i) => `${v.getDotPath(i) ?? "config"} ${i.message}`).join("; ");
+    throw new Error(`invalid configuration for environment "${name}": ${problems}`);
+  }
+  return result.output;
+}
+
+/** `-c env=…`: one environment, or `all` of them. */
+export function selectEnvironments(selector: unknown): EnvironmentName[] {
+  if (selector === "all") return [...ENVIRONMENT_NAMES];
+  if (typeof selector === "string" && (ENVIRONMENT_NAMES as readonly string[]).includes(selector)) {
+    return [selector as EnvironmentName];
+  }
+  throw new Error(
+    `choose an environment with -c env=<${[...ENVIRONMENT_NAMES, "all"].join("|")}> (got ${JSON.stringify(selector ?? null)})`,
+  );
+}

@@ -1,0 +1,210 @@
+import { Duration, RemovalPolicy, Stack, type StackProps, Tags, Validations } from "aws-cdk-lib";
+import {
+  AttributeType,
+  BillingMode,
+  type ITable,
+  ProjectionType,
+  Table,
+  TableEncryption,
+} from "aws-cdk-lib/aws-dynamodb";
+import type { RetentionDays } from "aws-cdk-lib/aws-logs";
+import { type ISecret, Secret } from "aws-cdk-lib/aws-secretsmanager";
+import { type IQueue, Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
+import type { Construct } from "constructs";
+import { RUNTIME_DEFAULTS } from "../../shared/config.ts";
+import {
+  type FunctionName,
+  functions,
+  type KeyAttribute,
+  type QueueDefinition,
+  queues,
+  routes,
+  stagePrefix,
+  type TableDefinition,
+  tableName,
+  tables,
+} from "../resources.ts";
+import { GspApi } from "./constructs/gsp-api.ts";
+import { GspFunction } from "./constructs/gsp-function.ts";
+import { Monitoring } from "./constructs/monitoring.ts";
+import type { EnvironmentConfig } from "./environments.ts";
+
+/** AWS's advice for SQS event sources: visibility timeout at least six times the function timeout. */
+export const VISIBILITY_TO_TIMEOUT_RATIO = 6;
+
+export interface GspStackProps extends StackProps {
+  stage: string;
+  config: EnvironmentConfig;
+}
+
+const attribute = (key: KeyAttribute) => ({
+  name: key.name,
+  type: key.type === "S" ? AttributeType.STRING : AttributeType.NUMBER,
+});
+
+/** One environment of the integrator: every table, queue, function and route of infra/resources.ts. */
+export class GspStack extends Stack {
+  readonly prefix: string;
+  readonly tables: Record<keyof typeof tables, ITable>;
+  readonly queues: Record<keyof typeof queues, IQueue>;
+  readonly deadLetterQueues: Partial<Record<keyof typeof queues, IQueue>> = {};
+  readonly functions: Record<FunctionName, GspFunction>;
+  readonly api: GspApi;
+  readonly monitoring: Monitoring;
+
+  constructor(scope: Construct, id: string, props: GspStackProps) {
+    super(scope, id, props);
+    const { stage, config } = props;
+    if (config.messageCodec !== "openpgp") {
+      throw new Error(`environment "${stage}": a deployed environment must use the OpenPGP codec`);
+    }
+    this.prefix = stagePrefix(stage);
+    Tags.of(this).add("Project", "gsp-integrator");
+    Tags.of(this).add("Stage", stage);
+    const dataRemoval = config.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    const logRetention = config.logRetentionDays as RetentionDays;
+
+    this.tables = {
+      ledger: this.table("LedgerTable", tables.ledger, config.retainData),
+      captures: this.table("CapturesTable", tables.captures, config.retainData),
+    };
+    this.queues = { notifications: this.queue("Notifications", "notifications", queues.notifications) };
+
+    const keys = {
+      own: Secret.fromSecretNameV2(this, "IntegratorPrivateKeyring", config.secrets.ourKeys),
+      google: Secret.fromSecretNameV2(this, "GooglePublicKeyring", config.secrets.googleKeys),
+    } satisfies Record<string, ISecret>;
+
+    // Settings an environment does not choose keep the defaults the local stack uses too.
+    const runtime = {
+      ...RUNTIME_DEFAULTS,
+      stage,
+      piaids: config.piaids,
+      messageCodec: config.messageCodec,
+      ledgerTimeZone: config.ledgerTimeZone,
+      keyringTtlSeconds: config.keyringTtlSeconds,
+      googleBaseUrl: config.googleBaseUrl,
+      captureDeadlineSeconds: config.captureDeadlineSeconds,
+      notify: { ...RUNTIME_DEFAULTS.notify },
+    };
+    const built = {} as Record<FunctionName, GspFunction>;
+    for (const [name, definition] of Object.entries(functions) as [
+      FunctionName,
+      (typeof functions)[FunctionName],
+    ][]) {
+      this.checkConsumer(name);
+      built[name] = new GspFunction(this, `${name[0]!.toUpperCase()}${name.slice(1)}`, {
+        name,
+        definition,
+        runtime,
+        resources: { tables: this.tables, queues: this.queues, keys },
+        logRetention,
+        logRemovalPolicy: dataRemoval,
+        reservedConcurrency: config.reservedConcurrency?.[name],
+      });
+    }
+    this.functions = built;
+
+    this.api = new GspApi(this, "Api", {
+      apiName: `${this.prefix}api`,
+      functions: this.functions,
+      throttle: { rateLimit: config.api.throttlingRateLimit, burstLimit: config.api.throttlingBurstLimit },
+      logRetention,
+      logRemovalPolicy: dataRemoval,
+      customDomain: config.customDomain,
+    });
+
+    const captureRoute = routes.find((r) => r.function === "capture")!;
+    this.monitoring = new Monitoring(this, "Monitoring", {
+      prefix: this.prefix,
+      alarmEmail: config.alarmEmail,
+      functions: this.functions,
+      api: this.api.api,
+      stage: this.api.stage,
+      captureRoute: { method: captureRoute.method, path: captureRoute.path },
+      // Halfway to the function's own timeout, well before Google's 7 s.
+      captureLatencyThresholdMs: (functions.capture.timeoutSeconds * 1000) / 2,
+      notifications: {
+        queue: this.queues.notifications,
+        deadLetterQueue: this.deadLetterQueues.notifications!,
+      },
+      oldestNotificationThresholdSeconds: RUNTIME_DEFAULTS.notify.backoffCapSeconds,
+      keyRemovalPolicy: dataRemoval,
+    });
+    this.acknowledgeCommonFindings();
+  }
+
+  private table(id: string, definition: TableDefinition, retain: boolean): Table {
+    const table = new Table(this, id, {
+      tableName: tableName(this.prefix, definition),
+      partitionKey: attribute(definition.partitionKey),
+      ...(definition.sortKey && { sortKey: attribute(definition.sortKey) }),
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      // AWS-managed KMS key (aws/dynamodb): encrypted at rest, key use visible in CloudTrail, nothing to rotate.
+      encryption: TableEncryption.AWS_MANAGED,
+      deletionProtection: retain,
+      removalPolicy: retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
+    for (const index of definition.indexes ?? []) {
+      table.addGlobalSecondaryIndex({
+        indexName: index.name,
+        partitionKey: attribute(index.partitionKey),
+        ...(index.sortKey && { sortKey: attribute(index.sortKey) }),
+        projectionType: ProjectionType[index.projection],
+      });
+    }
+    return table;
+  }
+
+  private queue(id: string, key: keyof typeof queues, definition: QueueDefinition): Queue {
+    const deadLetter = definition.deadLetter;
+    const dlq = deadLetter
+      ? new Queue(this, `${id}DeadLetterQueue`, {
+          queueName: `${this.prefix}${deadLetter.name}`,
+          retentionPeriod: Duration.seconds(deadLetter.retentionSeconds),
+          encryption: QueueEncryption.SQS_MANAGED,
+          enforceSSL: true,
+        })
+      : undefined;
+    if (dlq) {
+      this.deadLetterQueues[key] = dlq;
+      const reason = "This is the dead-letter queue: its messages are inspected and replayed by an operator";
+      Validations.of(dlq).acknowledge({ id: "AwsSolutions-SQS3", reason });
+      Validations.of(dlq).acknowledge({ id: "Serverless-SQSRedrivePolicy", reason });
+    }
+    return new Queue(this, `${id}Queue`, {
+      queueName: `${this.prefix}${definition.name}`,
+      visibilityTimeout: Duration.seconds(definition.visibilityTimeoutSeconds),
+      retentionPeriod: Duration.seconds(definition.retentionSeconds),
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      ...(dlq &&
+        deadLetter && { deadLetterQueue: { queue: dlq, maxReceiveCount: deadLetter.maxReceiveCount } }),
+    });
+  }
+
+  /** A consumer must finish (and be retried) well within its queue's visibility timeout. */
+  private checkConsumer(name: FunctionName) {
+    const definition = functions[name] as (typeof functions)[FunctionName];
+    if (!("consumes" in definition)) return;
+    const queue = queues[definition.consumes.queue];
+    if (queue.visibilityTimeoutSeconds < VISIBILITY_TO_TIMEOUT_RATIO * definition.timeoutSeconds) {
+      throw new Error(
+        `queue ${queue.name}: visibility timeout ${queue.visibilityTimeoutSeconds} s is under ${VISIBILITY_TO_TIMEOUT_RATIO} × the ${definition.timeoutSeconds} s timeout of ${name}, its consumer`,
+      );
+    }
+    if (RUNTIME_DEFAULTS.notify.timeoutMs >= definition.timeoutSeconds * 1000) {
+      throw new Error(`${name}: the call to Google may outlast the function's own timeout`);
+    }
+  }
+
+  private acknowledgeCommonFindings() {
+    // X-Ray's PutTraceSegments and PutTelemetryRecords take no resource-level permissions.
+    for (const fn of Object.values(this.functions)) {
+      const reason =
+        "Tracing.ACTIVE adds xray:PutTraceSegments and xray:PutTelemetryRecords, which support no resource-level permissions";
+      Validations.of(fn.role).acknowledge({ id: "AwsSolutions-IAM5[Resource::*]", reason });
+    }
+  }
+}

@@ -1,0 +1,599 @@
+import { readFileSync } from "node:fs";
+import fc from "fast-check";
+import { ErrorResponseCode } from "../../shared/protocol/errors.ts";
+import { INT64_MAX } from "../../shared/protocol/money.ts";
+import { allSecrets, UNKNOWN_TOKEN, WRONG_OTP } from "../support/secrets.ts";
+
+/**
+ * Generators shared by the capture fuzz tests. A case is a base request plus a list of edits
+ * (plain data, so a counterexample prints readably); `buildWire` applies them at send time, with
+ * the requestTimestamp taken from the clock then, and returns the JSON text Google would seal.
+ */
+
+export type Path = readonly string[];
+export type Edit =
+  /** Remove the member at path (a no-op when absent). */
+  | { op: "delete"; path: Path }
+  /** Put a JSON value at path (its parent must be an object, else a no-op). */
+  | { op: "set"; path: Path; value: unknown }
+  /** requestTimestamp = now + offsetMs. */
+  | { op: "timestamp"; offsetMs: number }
+  /** A string of `length` UTF-16 units made of `unit` (one or two units long) repeated. */
+  | { op: "long"; path: Path; unit: string; length: number }
+  /** A value nested `depth` levels deep: [[[…]]] or {"a":{"a":…}}. */
+  | { op: "deep"; path: Path; shape: "array" | "object"; depth: number };
+
+export interface Case {
+  base: Record<string, unknown>;
+  edits: Edit[];
+}
+
+/** The codes the validation layer (header check + schema) may answer with. */
+export const VALIDATION_CODES: readonly ErrorResponseCode[] = [
+  "INVALID_DECRYPTED_REQUEST",
+  "INVALID_API_VERSION",
+  "REQUEST_TIMESTAMP_OUT_OF_RANGE",
+  "MISSING_REQUIRED_FIELD",
+  "INVALID_FIELD_VALUE",
+];
+export const DOCUMENTED_CODES = Object.keys(ErrorResponseCode) as ErrorResponseCode[];
+
+export const FOP_MEMBERS = [
+  "googlePaymentToken",
+  "mandateDetails",
+  "mandateWithNotificationDetails",
+] as const;
+export const VERIFICATION_MEMBERS = ["authenticationRequestId", "otpVerification"] as const;
+export const MISSING_FOP = `missing fopDetails (one of ${FOP_MEMBERS.join(", ")})`;
+
+export type FieldType = "object" | "int" | "string";
+/** Every member the capture schema knows, with its JSON type. */
+export const FIELDS: readonly { path: Path; type: FieldType }[] = [
+  { path: ["requestHeader"], type: "object" },
+  { path: ["requestHeader", "protocolVersion"], type: "object" },
+  { path: ["requestHeader", "protocolVersion", "major"], type: "int" },
+  { path: ["requestHeader", "protocolVersion", "minor"], type: "int" },
+  { path: ["requestHeader", "protocolVersion", "revision"], type: "int" },
+  { path: ["requestHeader", "requestId"], type: "string" },
+  { path: ["requestHeader", "requestTimestamp"], type: "string" },
+  { path: ["paymentIntegratorAccountId"], type: "string" },
+  { path: ["transactionDescription"], type: "string" },
+  { path: ["currencyCode"], type: "string" },
+  { path: ["amount"], type: "string" },
+  { path: ["captureContext"], type: "object" },
+  { path: ["captureContext", "userIpAddress"], type: "string" },
+  { path: ["googlePaymentToken"], type: "string" },
+  { path: ["mandateDetails"], type: "object" },
+  { path: ["mandateDetails", "mandateId"], type: "string" },
+  { path: ["mandateWithNotificationDetails"], type: "object" },
+  { path: ["mandateWithNotificationDetails", "mandateId"], type: "string" },
+  { path: ["mandateWithNotificationDetails", "upcomingTransactionNotificationId"], type: "string" },
+  { path: ["authenticationRequestId"], type: "string" },
+  { path: ["otpVerification"], type: "object" },
+  { path: ["otpVerification", "sendOtpRequestId"], type: "string" },
+  { path: ["otpVerification", "otp"], type: "string" },
+];
+/** Members that must be present whenever their parent is. */
+export const REQUIRED = new Set([
+  "requestHeader",
+  "requestHeader.protocolVersion",
+  "requestHeader.protocolVersion.major",
+  "requestHeader.protocolVersion.minor",
+  "requestHeader.protocolVersion.revision",
+  "requestHeader.requestId",
+  "requestHeader.requestTimestamp",
+  "paymentIntegratorAccountId",
+  "transactionDescription",
+  "currencyCode",
+  "amount",
+  "captureContext",
+  "mandateDetails.mandateId",
+  "mandateWithNotificationDetails.mandateId",
+  "mandateWithNotificationDetails.upcomingTransactionNotificationId",
+  "otpVerification.sendOtpRequestId",
+  "otpVerification.otp",
+]);
+/** Fields whose value the service logs when it looks like an identifier: never put a customer secret there. */
+const LOGGED = new Set(["requestHeader.requestId", "paymentIntegratorAccountId"]);
+const OBJECT_PATHS: Path[] = [[], ...FIELDS.filter((f) => f.type === "object").map((f) => f.path)];
+const KNOWN_KEYS = new Set(FIELDS.map((f) => f.path.at(-1)!));
+
+// ---------------------------------------------------------------- values
+
+/** Amount strings around every edge of "positive int64 of micros, decimal digits". */
+export const amountString: fc.Arbitrary<string> = fc.oneof(
+  fc.constantFrom(
+    "0",
+    "00",
+    "01",
+    "-1",
+    "-0",
+    "+1",
+    " 1",
+    "1 ",
+    "1.5",
+    "1.0",
+    "1e6",
+    "1E6",
+    "0x10",
+    "1_000",
+    "Infinity",
+    "NaN",
+    "",
+    String(INT64_MAX),
+    String(INT64_MAX + 1n),
+    String(INT64_MAX * 10n),
+    "18446744073709551615",
+    "١٢٣",
+    "１２３",
+    "𝟙𝟚𝟛",
+    "٣",
+    "728000000",
+  ),
+  fc.bigInt({ min: 1n, max: INT64_MAX }).map(String),
+  fc.bigInt({ min: -INT64_MAX, max: -1n }).map(String),
+  fc.bigInt({ min: INT64_MAX, max: INT64_MAX * 1000n }).map(String),
+  fc.stringMatching(/^[0-9]{1,40}$/),
+  fc
+    .tuple(fc.bigInt({ min: 0n, max: 10n ** 12n }), fc.stringMatching(/^[0-9]{1,6}$/))
+    .map(([i, f]) => `${i}.${f}`),
+  fc.tuple(fc.integer({ min: 1, max: 9 }), fc.integer({ min: -20, max: 30 })).map(([m, e]) => `${m}e${e}`),
+  fc
+    .tuple(fc.constantFrom("١", "٢", "۳", "४", "১", "๒", "１", "𝟡"), fc.stringMatching(/^[0-9]{0,5}$/))
+    .map(([u, d]) => `${d}${u}${d}`),
+);
+
+export const CURRENCIES = Intl.supportedValuesOf("currency");
+export const currencyString: fc.Arbitrary<string> = fc.oneof(
+  fc.constantFrom(...CURRENCIES),
+  fc.constantFrom(...CURRENCIES).map((c) => c.toLowerCase()),
+  fc.constantFrom(
+    "inr",
+    "Inr",
+    "INR ",
+    " INR",
+    "INRR",
+    "IN",
+    "",
+    "XYZ",
+    "QQQ",
+    "ІNR",
+    "ＩＮＲ",
+    "IN\u0000",
+    "I\u200bNR",
+    "€",
+    "₹",
+  ),
+  fc.stringMatching(/^[A-Z]{3}$/),
+  fc.string({ maxLength: 4, unit: "binary" }),
+);
+
+export const REQUEST_ID = /^[a-zA-Z0-9:_-]{1,100}$/;
+export const requestIdString: fc.Arbitrary<string> = fc.oneof(
+  fc.stringMatching(REQUEST_ID),
+  fc.constantFrom(
+    "",
+    "a".repeat(100),
+    "a".repeat(101),
+    "a b",
+    "a#b",
+    "a/b",
+    "a.b",
+    "é",
+    "req-😀",
+    "a\n",
+    "١٢٣",
+    "ａ",
+  ),
+  fc.stringMatching(/^[a-zA-Z0-9:_-]{101,140}$/),
+  fc.string({ minLength: 1, maxLength: 20, unit: "binary" }),
+);
+
+/** A JSON value of one of the given types (never null). */
+const ofType = (type: "string" | "number" | "boolean" | "array" | "object"): fc.Arbitrary<unknown> => {
+  switch (type) {
+    case "string":
+      return fc.string({ maxLength: 20, unit: "binary" });
+    case "number":
+      return fc.oneof(
+        fc.integer(),
+        fc.double({ noNaN: true, noDefaultInfinity: true }),
+        fc.constantFrom(1, 0, 2, -1, 1.5, 1e21, 2 ** 53),
+      );
+    case "boolean":
+      return fc.boolean();
+    case "array":
+      return fc.array(fc.jsonValue({ maxDepth: 2 }), { maxLength: 3 });
+    case "object":
+      return fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 3 });
+  }
+};
+const JSON_TYPES = ["string", "number", "boolean", "array", "object"] as const;
+const SAME_TYPE: Record<FieldType, (typeof JSON_TYPES)[number]> = {
+  object: "object",
+  int: "number",
+  string: "string",
+};
+/** A non-null JSON value whose type is not the field's (an array is not an object). */
+export const otherTypeValue = (type: FieldType): fc.Arbitrary<unknown> =>
+  fc.oneof(...JSON_TYPES.filter((t) => t !== SAME_TYPE[type]).map(ofType));
+
+const intValue = fc.oneof(
+  fc.constantFrom(0, 1, 2, -1, 1.5, 2 ** 53, 1e21, -0),
+  fc.integer(),
+  fc.double({ noNaN: true, noDefaultInfinity: true }),
+);
+
+/** Values worth trying at a path: its edge cases, other types, null. */
+function valueFor(path: Path, type: FieldType, maxString: number): fc.Arbitrary<unknown> {
+  const dotted = path.join(".");
+  const edges: fc.Arbitrary<unknown>[] = [otherTypeValue(type), fc.constant(null)];
+  if (type === "int") edges.push(intValue);
+  if (type === "object") edges.push(ofType("object"), fc.constant({}));
+  if (type === "string") {
+    edges.push(fc.string({ maxLength: maxString, unit: "binary" }), fc.constantFrom("", " ", "\u0000"));
+    if (dotted === "amount") edges.push(amountString, amountString, amountString);
+    if (dotted === "currencyCode") edges.push(currencyString, currencyString);
+    if (dotted === "requestHeader.requestId") edges.push(requestIdString, requestIdString);
+    if (dotted === "requestHeader.requestTimestamp") {
+      edges.push(
+        fc.constantFrom("", "-1", "0", "1.5e12", "17000000000000000", " 1", "abc", "١٧٠٠٠٠٠٠٠٠٠٠٠"),
+        fc.stringMatching(/^[0-9]{1,20}$/),
+      );
+    }
+    // Customer secrets, only where the service never logs a value.
+    if (!LOGGED.has(dotted)) edges.push(fc.constantFrom(...allSecrets()));
+  }
+  return fc.oneof(...edges);
+}
+
+const unknownKey = fc.oneof(
+  fc.string({ minLength: 1, maxLength: 12 }).filter((k) => !KNOWN_KEYS.has(k)),
+  fc.constantFrom("__proto__", "constructor", "toString", "hasOwnProperty", "userLocale", ""),
+);
+
+export interface EditOptions {
+  /** Longest generated string (in fast-check units) for ordinary edits. */
+  maxString?: number;
+}
+
+/** One edit of a request: a field removed, replaced, an unknown field added, a union doubled, a clock skew. */
+export function editArb({ maxString = 40 }: EditOptions = {}): fc.Arbitrary<Edit> {
+  const field = fc.constantFrom(...FIELDS);
+  return fc.oneof(
+    { weight: 3, arbitrary: field.map((f): Edit => ({ op: "delete", path: f.path })) },
+    {
+      weight: 6,
+      arbitrary: field.chain((f) =>
+        valueFor(f.path, f.type, maxString).map((value): Edit => ({ op: "set", path: f.path, value })),
+      ),
+    },
+    {
+      weight: 2,
+      arbitrary: fc
+        .tuple(fc.constantFrom(...OBJECT_PATHS), unknownKey, fc.jsonValue({ maxDepth: 3 }))
+        .map(([parent, k, value]): Edit => ({ op: "set", path: [...parent, k], value })),
+    },
+    { weight: 2, arbitrary: unionMemberArb.map((m): Edit => ({ op: "set", path: [m.key], value: m.value })) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .oneof(fc.integer({ min: -60_000, max: 60_000 }), fc.integer({ min: -1e13, max: 1e13 }))
+        .map((offsetMs): Edit => ({ op: "timestamp", offsetMs })),
+    },
+  );
+}
+
+const del = (...path: string[]): Edit => ({ op: "delete", path });
+const MANDATE_WITH_UTN = {
+  mandateId: "mandate-demo-active",
+  upcomingTransactionNotificationId: "utn-demo-valid",
+};
+const OTP = { sendOtpRequestId: "otp-demo-fresh", otp: WRONG_OTP };
+/** Where a long string goes, what makes the rest of the request hold together around it, its limit. */
+const LONG_TARGETS: { path: Path; prep: Edit[]; limit: number }[] = [
+  { path: ["paymentIntegratorAccountId"], prep: [], limit: 2048 },
+  {
+    path: ["googlePaymentToken"],
+    prep: [del("mandateDetails"), del("mandateWithNotificationDetails")],
+    limit: 2048,
+  },
+  {
+    path: ["mandateDetails", "mandateId"],
+    prep: [del("googlePaymentToken"), del("mandateWithNotificationDetails")],
+    limit: 2048,
+  },
+  ...(["mandateId", "upcomingTransactionNotificationId"] as const).map((k) => ({
+    path: ["mandateWithNotificationDetails", k],
+    prep: [
+      del("googlePaymentToken"),
+      del("mandateDetails"),
+      { op: "set", path: ["mandateWithNotificationDetails"], value: MANDATE_WITH_UTN } as Edit,
+    ],
+    limit: 2048,
+  })),
+  { path: ["authenticationRequestId"], prep: [del("otpVerification")], limit: 2048 },
+  ...(["sendOtpRequestId", "otp"] as const).map((k) => ({
+    path: ["otpVerification", k],
+    prep: [del("authenticationRequestId"), { op: "set", path: ["otpVerification"], value: OTP } as Edit],
+    limit: 2048,
+  })),
+  { path: ["transactionDescription"], prep: [], limit: 4096 },
+  { path: ["captureContext", "userIpAddress"], prep: [], limit: 64 },
+];
+
+/**
+ * A string up to (and just past) a field's length limit, in characters of 1 to 4 UTF-8 bytes (the
+ * limits count UTF-16 units), with the edits that keep the rest of the request valid around it.
+ */
+export function hostileEditsArb(): fc.Arbitrary<Edit[]> {
+  return fc
+    .constantFrom(...LONG_TARGETS)
+    .chain(({ path, prep, limit }) =>
+      fc
+        .tuple(
+          fc.constantFrom("m", "é", "€", "𝟘"),
+          fc.oneof(fc.integer({ min: 1, max: limit + 2 }), fc.integer({ min: limit - 64, max: limit + 2 })),
+        )
+        .map(([unit, length]): Edit[] => [...prep, { op: "long", path, unit, length }]),
+    );
+}
+export function deepEditArb(maxDepth: number): fc.Arbitrary<Edit> {
+  return fc
+    .tuple(
+      fc.constantFrom<Path>(
+        ["x"],
+        ["captureContext", "x"],
+        ["requestHeader", "x"],
+        ["captureContext"],
+        ["mandateDetails"],
+        ["amount"],
+      ),
+      fc.constantFrom("array" as const, "object" as const),
+      fc.integer({ min: 1, max: maxDepth }),
+    )
+    .map(([path, shape, depth]): Edit => ({ op: "deep", path, shape, depth }));
+}
+
+// ---------------------------------------------------------------- valid requests
+
+/** A union member with a plausible value, to put next to the one already there. */
+const unionMemberArb: fc.Arbitrary<{ key: string; value: unknown }> = fc.constantFrom(
+  { key: "googlePaymentToken", value: "gpt-demo-success" },
+  { key: "mandateDetails", value: { mandateId: "mandate-demo-active" } },
+  {
+    key: "mandateWithNotificationDetails",
+    value: { mandateId: "mandate-demo-active", upcomingTransactionNotificationId: "utn-demo-valid" },
+  },
+  { key: "authenticationRequestId", value: "auth-demo-main" },
+  { key: "otpVerification", value: { sendOtpRequestId: "otp-demo-fresh", otp: "482913" } },
+);
+
+const identifierArb = fc.oneof(
+  fc.string({ minLength: 1, maxLength: 64, unit: "binary" }),
+  fc.stringMatching(/^[a-z0-9-]{1,30}$/),
+);
+
+export type Fop =
+  | { googlePaymentToken: string }
+  | { mandateDetails: { mandateId: string } }
+  | { mandateWithNotificationDetails: { mandateId: string; upcomingTransactionNotificationId: string } };
+export type Verification =
+  | Record<string, never>
+  | { authenticationRequestId: string }
+  | { otpVerification: { sendOtpRequestId: string; otp: string } };
+
+export const fopArb: fc.Arbitrary<Fop> = fc.oneof(
+  identifierArb.map((googlePaymentToken) => ({ googlePaymentToken })),
+  identifierArb.map((mandateId) => ({ mandateDetails: { mandateId } })),
+  fc.tuple(identifierArb, identifierArb).map(([mandateId, upcomingTransactionNotificationId]) => ({
+    mandateWithNotificationDetails: { mandateId, upcomingTransactionNotificationId },
+  })),
+);
+export const verificationArb: fc.Arbitrary<Verification> = fc.oneof(
+  fc.constant({}),
+  identifierArb.map((authenticationRequestId) => ({ authenticationRequestId })),
+  fc
+    .tuple(identifierArb, identifierArb)
+    .map(([sendOtpRequestId, otp]) => ({ otpVerification: { sendOtpRequestId, otp } })),
+);
+
+/** Any request the protocol accepts (for the header check: requestTimestamp is set from `now` when built). */
+export const validRequestArb: fc.Arbitrary<Record<string, unknown>> = fc
+  .record({
+    requestId: fc.stringMatching(REQUEST_ID),
+    minor: fc.oneof(fc.nat(), fc.maxSafeInteger(), fc.integer()),
+    revision: fc.oneof(fc.nat(), fc.maxSafeInteger(), fc.integer()),
+    piaid: identifierArb,
+    description: fc.oneof(
+      fc.string({ maxLength: 200, unit: "binary" }),
+      fc.constant("x".repeat(4096)),
+      fc.constant("𝟘".repeat(2048)),
+    ),
+    currencyCode: fc.constantFrom(...CURRENCIES),
+    amount: fc.oneof(
+      fc.bigInt({ min: 1n, max: INT64_MAX }),
+      fc.constantFrom(1n, INT64_MAX, INT64_MAX - 1n, 728_000_000n),
+    ),
+    ip: fc.option(fc.string({ maxLength: 64 }), { nil: undefined }),
+    fop: fopArb,
+    verification: verificationArb,
+    extra: fc.dictionary(
+      fc.string({ minLength: 1, maxLength: 10 }).filter((k) => !KNOWN_KEYS.has(k) && k !== "__proto__"),
+      fc.jsonValue({ maxDepth: 2 }),
+      { maxKeys: 2 },
+    ),
+  })
+  .map((r) => ({
+    ...r.extra,
+    requestHeader: {
+      protocolVersion: { major: 1, minor: r.minor, revision: r.revision },
+      requestId: r.requestId,
+      requestTimestamp: "0",
+      userLocale: "en",
+    },
+    paymentIntegratorAccountId: r.piaid,
+    transactionDescription: r.description,
+    currencyCode: r.currencyCode,
+    amount: String(r.amount),
+    captureContext: r.ip === undefined ? {} : { userIpAddress: r.ip },
+    ...r.fop,
+    ...r.verification,
+  }));
+
+// ---------------------------------------------------------------- the demo fixture
+
+interface DemoFixture {
+  accounts: { accountId: string; currencies: Record<string, unknown> }[];
+  tokens: { googlePaymentToken: string; accountId: string }[];
+  mandates: { mandateId: string; accountId: string }[];
+}
+export const DEMO: DemoFixture = JSON.parse(
+  readFileSync(new URL("../../infra/local/fixtures/demo-ledger.json", import.meta.url), "utf8"),
+);
+
+/** Forms of payment of the demo fixture (README table), and some it does not know. */
+export const DEMO_FOPS: Fop[] = [
+  ...DEMO.tokens.map((t) => ({ googlePaymentToken: t.googlePaymentToken })),
+  { googlePaymentToken: UNKNOWN_TOKEN },
+  ...DEMO.mandates.map((m) => ({ mandateDetails: { mandateId: m.mandateId } })),
+  { mandateDetails: { mandateId: "mandate-fuzz-unknown" } },
+  ...["utn-demo-valid", "utn-demo-expired", "utn-fuzz-unknown"].map((upcomingTransactionNotificationId) => ({
+    mandateWithNotificationDetails: { mandateId: "mandate-demo-active", upcomingTransactionNotificationId },
+  })),
+  {
+    mandateWithNotificationDetails: {
+      mandateId: "mandate-demo-inactive",
+      upcomingTransactionNotificationId: "utn-demo-valid",
+    },
+  },
+];
+export const DEMO_VERIFICATIONS: Verification[] = [
+  {},
+  { authenticationRequestId: "auth-demo-main" },
+  { authenticationRequestId: "auth-fuzz-unknown" },
+  { otpVerification: { sendOtpRequestId: "otp-demo-fresh", otp: "482913" } },
+  { otpVerification: { sendOtpRequestId: "otp-demo-fresh", otp: WRONG_OTP } },
+  { otpVerification: { sendOtpRequestId: "otp-demo-used", otp: "771205" } },
+  { otpVerification: { sendOtpRequestId: "otp-fuzz-unknown", otp: WRONG_OTP } },
+];
+const DEMO_AMOUNTS = ["728000000", "150000000000", "500000", "95000000000", "1500000000", "1000000", "1"];
+
+/** A well-formed request on the demo fixture (PIAID InvisiCashIN_INR, INR), any instrument, any amount. */
+export const demoRequestArb = (requestId: () => string): fc.Arbitrary<Record<string, unknown>> =>
+  fc
+    .record({
+      fop: fc.oneof(
+        fc.constantFrom(...DEMO_FOPS),
+        fc.constantFrom<Fop>(
+          { googlePaymentToken: "gpt-demo-success" },
+          { mandateDetails: { mandateId: "mandate-demo-active" } },
+          { mandateWithNotificationDetails: MANDATE_WITH_UTN },
+        ),
+      ),
+      verification: fc.oneof(
+        { weight: 3, arbitrary: fc.constant({}) },
+        { weight: 2, arbitrary: fc.constantFrom(...DEMO_VERIFICATIONS) },
+      ),
+      amount: fc.oneof(
+        fc.constantFrom(...DEMO_AMOUNTS),
+        // 1 to 1 000 INR: what the demo accounts and their limits mostly let through.
+        { weight: 3, arbitrary: fc.bigInt({ min: 1_000_000n, max: 1_000_000_000n }).map(String) },
+        fc.bigInt({ min: 1n, max: 10n ** 12n }).map(String),
+        fc.bigInt({ min: 1n, max: INT64_MAX }).map(String),
+      ),
+      description: fc.string({ maxLength: 40, unit: "binary" }),
+      ip: fc.option(fc.constantFrom("203.0.113.7", "2001:db8::1"), { nil: undefined }),
+    })
+    .map((r) => ({
+      requestHeader: {
+        protocolVersion: { major: 1, minor: 0, revision: 0 },
+        requestId: requestId(),
+        requestTimestamp: "0",
+      },
+      paymentIntegratorAccountId: "InvisiCashIN_INR",
+      transactionDescription: r.description,
+      currencyCode: "INR",
+      amount: r.amount,
+      captureContext: r.ip === undefined ? {} : { userIpAddress: r.ip },
+      ...r.fop,
+      ...r.verification,
+    }));
+
+// ---------------------------------------------------------------- building
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** The object at `path` in `root`, or undefined when something on the way is not an object. */
+export function objectAt(root: unknown, path: Path): Record<string, unknown> | undefined {
+  let node: unknown = root;
+  for (const k of path) {
+    if (!isObject(node) || !Object.hasOwn(node, k)) return undefined;
+    node = node[k];
+  }
+  return isObject(node) ? node : undefined;
+}
+export function valueAt(root: unknown, path: Path): unknown {
+  const parent = objectAt(root, path.slice(0, -1));
+  const k = path.at(-1)!;
+  return parent && Object.hasOwn(parent, k) ? parent[k] : undefined;
+}
+
+const DEEP = "\u0000deep\u0000";
+/** A placeholder replaced by the deep text in `toJsonText` (no recursion, however deep). */
+const deepMarker = (shape: string, depth: number) => `${DEEP}${shape}:${depth}`;
+
+const define = (o: Record<string, unknown>, k: string, value: unknown) =>
+  Object.defineProperty(o, k, { value, enumerable: true, writable: true, configurable: true });
+
+/** Sets path to value, creating absent parents; a no-op when a parent is there but not an object. */
+function put(root: Record<string, unknown>, path: Path, value: unknown) {
+  let node = root;
+  for (const k of path.slice(0, -1)) {
+    if (!Object.hasOwn(node, k)) define(node, k, {});
+    const next = node[k];
+    if (!isObject(next)) return;
+    node = next;
+  }
+  define(node, path.at(-1)!, value);
+}
+
+/** Applies the edits to a deep copy of the base, stamped with `now`; returns the JSON text. */
+export function buildWire({ base, edits }: Case, now: number): string {
+  const body = structuredClone(base);
+  const header = objectAt(body, ["requestHeader"]);
+  if (header) header.requestTimestamp = String(now);
+  for (const edit of edits) {
+    switch (edit.op) {
+      case "delete": {
+        const parent = objectAt(body, edit.path.slice(0, -1));
+        if (parent) delete parent[edit.path.at(-1)!];
+        break;
+      }
+      case "set":
+        put(body, edit.path, structuredClone(edit.value));
+        break;
+      case "timestamp":
+        put(body, ["requestHeader", "requestTimestamp"], String(now + edit.offsetMs));
+        break;
+      case "long":
+        put(body, edit.path, edit.unit.repeat(Math.ceil(edit.length / edit.unit.length)));
+        break;
+      case "deep":
+        put(body, edit.path, deepMarker(edit.shape, edit.depth));
+        break;
+    }
+  }
+  return toJsonText(body);
+}
+
+export function toJsonText(body: unknown): string {
+  return JSON.stringify(body).replace(
+    new RegExp(`"${JSON.stringify(DEEP).slice(1, -1).replaceAll("\\", "\\\\")}(array|object):(\\d+)"`, "g"),
+    (_m, shape: string, depth: string) => {
+      const d = Number(depth);
+      return shape === "array" ? "[".repeat(d) + "]".repeat(d) : `${'{"a":'.repeat(d)}{}${"}".repeat(d)}`;
+    },
+  );
+}

@@ -1,0 +1,412 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { describe, test } from "node:test";
+import { ScanCommand, type ScanCommandOutput } from "@aws-sdk/client-dynamodb";
+import fc from "fast-check";
+import { MAX_BODY_BYTES } from "../../infra/local/gateway.ts";
+import type { LocalStack } from "../../infra/local/stack.ts";
+import { CaptureResultCode } from "../../shared/protocol/capture.ts";
+import { ErrorResponseCode } from "../../shared/protocol/errors.ts";
+import { open, seal } from "../../shared/security/envelope.ts";
+import {
+  capture,
+  captureRequest,
+  googleKeyring,
+  type Reply,
+  requestId,
+  withoutHeader,
+} from "../support/google.ts";
+import { balances } from "../support/ledger.ts";
+import { capturedLogs } from "../support/log-capture.ts";
+import { allSecrets, leaks } from "../support/secrets.ts";
+import { startTestStack } from "../support/stack.ts";
+import {
+  buildWire,
+  type Case,
+  DEMO,
+  deepEditArb,
+  demoRequestArb,
+  type Edit,
+  editArb,
+  hostileEditsArb,
+} from "./arbitraries.ts";
+
+/**
+ * The capture endpoint over HTTP, through the envelope, on the real local stack: generated and
+ * mutated requests sealed as Google, and corrupted wire bodies. Whatever arrives: never a 5xx;
+ * every error is a documented ErrorResponse (sealed when the request was verified, bare when it
+ * could not be); every 200 carries a capture result code; and the ledger moves by exactly the
+ * SUCCESS answers, nothing else.
+ */
+const stack: LocalStack = await startTestStack(import.meta.filename);
+const google = await googleKeyring();
+const SECRETS = allSecrets();
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const ENVELOPE_CODES = ["INVALID_PAYLOAD_ENCRYPTION", "INVALID_PAYLOAD_SIGNATURE"];
+
+// ---------------------------------------------------------------- the ledger, before and expected
+
+const ACCOUNT_OF_TOKEN = new Map(DEMO.tokens.map((t) => [t.googlePaymentToken, t.accountId]));
+const ACCOUNT_OF_MANDATE = new Map(DEMO.mandates.map((m) => [m.mandateId, m.accountId]));
+
+async function countRecords(): Promise<number> {
+  let count = 0;
+  let start: ScanCommandOutput["LastEvaluatedKey"];
+  for (let page = 0; page < 1000; page++) {
+    const out = await stack.dynamodb.send(
+      new ScanCommand({
+        TableName: stack.config.tables.captures,
+        Select: "COUNT",
+        ConsistentRead: true,
+        ...(start && { ExclusiveStartKey: start }),
+      }),
+    );
+    count += out.Count ?? 0;
+    start = out.LastEvaluatedKey;
+    if (!start) return count;
+  }
+  throw new Error("captures table scan did not end");
+}
+
+/** Every balance of every demo account ("acct CUR" → micros) and the number of capture records. */
+async function ledgerState() {
+  const all: Record<string, bigint> = {};
+  for (const { accountId } of DEMO.accounts) {
+    for (const [currency, micros] of Object.entries(await balances(stack, accountId))) {
+      all[`${accountId} ${currency}`] = micros;
+    }
+  }
+  return { balances: all, records: await countRecords() };
+}
+const before = await ledgerState();
+
+/** What the 200 answers say happened: one record per idempotency key, a debit per SUCCESS. */
+const answered = new Map<string, Record<string, unknown>>();
+const debits = new Map<string, bigint>();
+const tally = { requests: 0, ok: 0, success: 0, errors: new Map<string, number>() };
+
+function accountOf(body: Record<string, unknown>): string {
+  const mandate = (body.mandateDetails ?? body.mandateWithNotificationDetails) as { mandateId?: string };
+  const account =
+    typeof body.googlePaymentToken === "string"
+      ? ACCOUNT_OF_TOKEN.get(body.googlePaymentToken)
+      : ACCOUNT_OF_MANDATE.get(String(mandate?.mandateId));
+  assert.ok(account, "a SUCCESS names an instrument of the fixture");
+  return account;
+}
+
+/** Books a 200 answer to the request `json`: a replay must repeat the first answer and moves nothing. */
+function book(json: string, answer: Record<string, unknown>) {
+  const body = JSON.parse(json) as Record<string, unknown>;
+  const header = body.requestHeader as { requestId: string };
+  const key = `${body.paymentIntegratorAccountId}#${header.requestId}`;
+  const first = answered.get(key);
+  if (first) {
+    assert.deepEqual(withoutHeader(answer), first, "a replay repeats the first answer");
+    return;
+  }
+  answered.set(key, withoutHeader(answer));
+  if (answer.result === "SUCCESS") {
+    tally.success += 1;
+    const account = `${accountOf(body)} ${body.currencyCode}`;
+    debits.set(account, (debits.get(account) ?? 0n) + BigInt(body.amount as string));
+  }
+}
+
+// ---------------------------------------------------------------- what every answer must be
+
+function assertErrorResponse(status: number, body: Record<string, unknown>) {
+  const code = body.errorResponseCode;
+  assert.ok(
+    typeof code === "string" && Object.hasOwn(ErrorResponseCode, code),
+    `errorResponseCode ${code} is documented`,
+  );
+  assert.equal(
+    status,
+    ErrorResponseCode[code as keyof typeof ErrorResponseCode],
+    `${code} travels with its status`,
+  );
+  assert.match(String(body.paymentIntegratorErrorIdentifier), UUID);
+  assert.equal(typeof body.errorDescription, "string");
+  assert.match(
+    String((body.responseHeader as { responseTimestamp?: unknown })?.responseTimestamp),
+    /^\d{13}$/,
+  );
+  tally.errors.set(code as string, (tally.errors.get(code as string) ?? 0) + 1);
+}
+
+function assertCaptureResult(body: Record<string, unknown>) {
+  const result = body.result as string;
+  assert.ok(
+    (CaptureResultCode as readonly string[]).includes(result),
+    `result ${result} is a capture result code`,
+  );
+  assert.equal(body.errorResponseCode, undefined);
+  assert.equal(typeof body.paymentIntegratorTransactionId, "string");
+  if (result === "SUCCESS") assert.equal(body.rawResult, undefined);
+  else assert.match(String((body.rawResult as { rawCode?: unknown })?.rawCode), /^[A-Z_]+$/);
+  if (result === "CHARGE_EXCEEDS_TRANSACTION_LIMIT") assert.match(String(body.transactionLimit), /^[0-9]+$/);
+  if (result === "INSUFFICIENT_FUNDS") assert.match(String(body.currentBalance), /^[0-9]+$/);
+  tally.ok += 1;
+}
+
+/** The answer to a request sealed as Google (so verified): sealed back, never 5xx, well-formed. */
+function assertVerifiedAnswer(json: string, reply: Reply) {
+  tally.requests += 1;
+  const what = `request ${json.length > 400 ? `${json.slice(0, 400)}…` : json}\nanswer ${reply.status} ${reply.text.slice(0, 300)}`;
+  assert.ok(reply.status < 500, `never a 5xx\n${what}`);
+  assert.equal(reply.sealed, true, `a verified request is answered sealed\n${what}`);
+  if (reply.status === 200) {
+    assertCaptureResult(reply.body);
+    book(json, reply.body);
+  } else {
+    assertErrorResponse(reply.status, reply.body);
+  }
+  assert.deepEqual(leaks([reply.text], SECRETS), [], "the answer names no customer secret");
+}
+
+async function sendAsGoogle(c: Case) {
+  const json = buildWire(c, Date.now());
+  assertVerifiedAnswer(json, await capture(stack.url, json));
+}
+
+async function postWire(wire: string | Buffer, contentType: string | undefined) {
+  const res = await fetch(new URL("/v1/capture", stack.url), {
+    method: "POST",
+    headers: contentType === undefined ? {} : { "content-type": contentType },
+    body: wire,
+  });
+  return { status: res.status, contentType: res.headers.get("content-type") ?? "", text: await res.text() };
+}
+
+/**
+ * The answer to a raw wire body carrying `plaintext` (or nothing Google signed). Bare when the
+ * envelope could not be verified; if it still verified (a change the signature does not cover,
+ * e.g. framing bytes), sealed for Google like any verified answer.
+ */
+async function assertWireAnswer(plaintext: string, reply: Awaited<ReturnType<typeof postWire>>) {
+  tally.requests += 1;
+  const what = `answer ${reply.status} ${reply.contentType} ${reply.text.slice(0, 300)}`;
+  assert.ok(reply.status < 500, `never a 5xx: ${what}`);
+  if (reply.contentType === "application/octet-stream; charset=utf-8") {
+    const body = JSON.parse(await open(reply.text, google)) as Record<string, unknown>;
+    if (reply.status === 200) {
+      assertCaptureResult(body);
+      book(plaintext, body);
+    } else assertErrorResponse(reply.status, body);
+    return;
+  }
+  assert.equal(
+    reply.contentType,
+    "application/json; charset=utf-8",
+    `an unverifiable request gets a bare answer: ${what}`,
+  );
+  assert.notEqual(reply.status, 200, what);
+  const body = JSON.parse(reply.text) as Record<string, unknown>;
+  assertErrorResponse(reply.status, body);
+  assert.ok(ENVELOPE_CODES.includes(body.errorResponseCode as string), `refused for its envelope: ${what}`);
+  assert.deepEqual(leaks([reply.text], SECRETS), []);
+}
+
+// ---------------------------------------------------------------- the properties
+
+describe("capture fuzz over HTTP: requests sealed as Google", () => {
+  test("demo-fixture requests, as they are or with 1-3 fields removed, retyped, added, doubled or skewed", async () => {
+    const caseArb: fc.Arbitrary<Case> = fc.record({
+      base: demoRequestArb(() => requestId("fz")),
+      edits: fc.oneof(
+        { weight: 2, arbitrary: fc.constant<Edit[]>([]) },
+        { weight: 3, arbitrary: fc.array(editArb(), { minLength: 1, maxLength: 3 }) },
+      ),
+    });
+    await fc.assert(fc.asyncProperty(caseArb, sendAsGoogle), { numRuns: 130 });
+  });
+
+  test("identifiers and descriptions up to and past their length limits, in 1-4 byte characters", async () => {
+    const caseArb: fc.Arbitrary<Case> = fc.record({
+      base: demoRequestArb(() => requestId("fz-long")),
+      edits: hostileEditsArb(),
+    });
+    await fc.assert(fc.asyncProperty(caseArb, sendAsGoogle), { numRuns: 50 });
+  });
+
+  test("unknown or known members nested up to 5000 levels deep", async () => {
+    const caseArb: fc.Arbitrary<Case> = fc.record({
+      base: demoRequestArb(() => requestId("fz-deep")),
+      edits: fc.tuple(deepEditArb(5000)),
+    });
+    await fc.assert(fc.asyncProperty(caseArb, sendAsGoogle), { numRuns: 25 });
+  });
+});
+
+describe("capture fuzz over HTTP: corrupted wire bodies", () => {
+  type Corruption =
+    | { kind: "flip"; at: number; bit: number }
+    | { kind: "truncate"; keep: number }
+    | { kind: "append"; bytes: Uint8Array }
+    | { kind: "random"; bytes: Uint8Array; padded: boolean }
+    | { kind: "text"; text: string }
+    | { kind: "char"; at: number; char: string }
+    | { kind: "base64" }
+    | { kind: "empty"; text: string };
+  /** A position in the message, uniform (modulo its length; fast-check would favour the first bytes). */
+  const at = fc.noBias(fc.nat());
+  const corruption: fc.Arbitrary<Corruption> = fc.oneof(
+    { weight: 4, arbitrary: fc.record({ kind: fc.constant("flip"), at, bit: fc.nat(7) }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant("truncate"), keep: at }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constant("append"),
+        bytes: fc.uint8Array({ minLength: 1, maxLength: 64 }),
+      }),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        kind: fc.constant("random"),
+        bytes: fc.uint8Array({ maxLength: 2048 }),
+        padded: fc.boolean(),
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constant("text"),
+        text: fc.string({ maxLength: 200, unit: "binary" }),
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constant("char"),
+        at,
+        char: fc.constantFrom("+", "/", "=", " ", ".", "é", "\n", "%"),
+      }),
+    },
+    { weight: 1, arbitrary: fc.constant({ kind: "base64" as const }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constant("empty"),
+        text: fc.constantFrom("", " ", "\n", "=", "==", "A", "AA=="),
+      }),
+    },
+  );
+  const contentType = fc.constantFrom(
+    "application/octet-stream; charset=utf-8",
+    "application/octet-stream",
+    "application/json",
+    "text/plain; charset=utf-8",
+    undefined,
+  );
+
+  function corrupt(wire: string, c: Corruption): string | Buffer {
+    const bytes = Buffer.from(wire, "base64url");
+    switch (c.kind) {
+      case "flip": {
+        const i = c.at % bytes.length;
+        bytes[i] = bytes[i]! ^ (1 << c.bit);
+        return bytes.toString("base64url");
+      }
+      case "truncate":
+        return bytes.subarray(0, c.keep % bytes.length).toString("base64url");
+      case "append":
+        return Buffer.concat([bytes, c.bytes]).toString("base64url");
+      case "random": {
+        const text = Buffer.from(c.bytes).toString("base64url");
+        return c.padded ? text.padEnd(Math.ceil(text.length / 4) * 4, "=") : text;
+      }
+      case "text":
+        return c.text;
+      case "char": {
+        const i = c.at % wire.length;
+        return wire.slice(0, i) + c.char + wire.slice(i + 1);
+      }
+      case "base64":
+        return bytes.toString("base64");
+      case "empty":
+        return c.text;
+    }
+  }
+
+  test("bit flips, truncation, trailing bytes, random bytes (padded or not), garbage text, empty", async () => {
+    await fc.assert(
+      fc.asyncProperty(corruption, contentType, async (c, type) => {
+        // A request that would be accepted (a CHARGE_UNDER_LIMIT decline: recorded, nothing debited).
+        const plaintext = JSON.stringify(captureRequest({ amount: "500000" }, requestId("fz-wire")));
+        const wire = corrupt(await seal(plaintext, google), c);
+        await assertWireAnswer(plaintext, await postWire(wire, type));
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
+
+/**
+ * Bodies over the gateway's payload limit (1 MiB, MAX_BODY_BYTES) are refused by the gateway with
+ * 413 and its own `{"message":"Request Entity Too Large"}`, before any function runs: that is what
+ * API Gateway does with its payload limit in AWS, so it cannot be an ErrorResponse, and no other
+ * answer is possible there. We accept it: it is a 4xx (Google does not retry it as a transient
+ * failure), the ledger is not touched, and no request Google can legitimately send comes near 1 MiB.
+ * Only there: any body within the limit gets a protocol answer (checked at the limit exactly).
+ */
+describe("capture fuzz over HTTP: bodies at and over the 1 MiB payload limit", () => {
+  const TOO_LARGE = { status: 413, body: { message: "Request Entity Too Large" } };
+
+  test("over the limit: garbage or a sealed request, several in a row → the gateway's 413 every time", async () => {
+    const big = JSON.stringify(captureRequest({ amount: "1000000", padding: "p".repeat(900_000) }));
+    const sealedBig = await seal(big, google);
+    assert.ok(sealedBig.length > MAX_BODY_BYTES);
+    const bodies = [
+      ["A".repeat(MAX_BODY_BYTES + 1), "application/octet-stream; charset=utf-8"],
+      [randomBytes(2 * MAX_BODY_BYTES), "application/octet-stream"],
+      ["{".repeat(MAX_BODY_BYTES + 10), "application/json"],
+      [sealedBig, "application/octet-stream; charset=utf-8"],
+    ] as const;
+    // Several in a row, as a client reusing its connection sends them: each one gets its 413.
+    for (const [wire, type] of [...bodies, ...bodies]) {
+      tally.requests += 1;
+      const reply = await postWire(wire, type).catch((error: Error) => {
+        throw new Error(
+          `no answer to a ${wire.length}-byte body: ${error.message} (${(error.cause as Error)?.message})`,
+        );
+      });
+      assert.deepEqual({ status: reply.status, body: JSON.parse(reply.text) }, TOO_LARGE);
+    }
+  });
+
+  test("at the limit: garbage of exactly 1 MiB is refused for its envelope, bare", async () => {
+    const reply = await postWire("A".repeat(MAX_BODY_BYTES), "application/octet-stream; charset=utf-8");
+    assert.equal(reply.status, 400);
+    await assertWireAnswer("{}", reply);
+  });
+
+  test("under the limit: a sealed request with a ~700 KB unknown member is answered sealed", async () => {
+    const json = JSON.stringify(captureRequest({ amount: "1000000", padding: "p".repeat(700_000) }));
+    const reply = await capture(stack.url, json);
+    assertVerifiedAnswer(json, reply);
+    assert.equal(reply.status, 200, "a capture result (which one depends on what the fuzzing spent today)");
+  });
+});
+
+describe("capture fuzz over HTTP: the ledger", () => {
+  test("moved by exactly the SUCCESS answers: every error and decline left balances and records alone", async (t) => {
+    const after = await ledgerState();
+    const expected = { ...before.balances };
+    for (const [account, micros] of debits) expected[account] = (expected[account] ?? 0n) - micros;
+    assert.deepEqual(after.balances, expected);
+    assert.equal(after.records, before.records + answered.size, "one capture record per key answered 200");
+    t.diagnostic(
+      `capture fuzz: ${tally.requests} requests, ${tally.ok} answered 200 (${tally.success} SUCCESS, ` +
+        `${answered.size} records), errors ${JSON.stringify(Object.fromEntries(tally.errors))}`,
+    );
+  });
+});
+
+describe("capture fuzz over HTTP: logs", () => {
+  test("no token or OTP appears in this file's log lines", () => {
+    assert.ok(capturedLogs.length > 150, `captured ${capturedLogs.length} lines`);
+    assert.deepEqual(leaks(capturedLogs, SECRETS), []);
+  });
+});
