@@ -13,6 +13,7 @@ import { type MessageCodec, plainJsonCodec } from "./http/codec.ts";
 import { createLogger, type Logger } from "./logging.ts";
 import { CachedKeyring, fileKeySource, secretsManagerKeySource } from "./security/key-source.ts";
 import { pgpCodec } from "./security/pgp-codec.ts";
+import { tracer } from "./tracing.ts";
 
 /** Our transaction id: time-ordered (operators sort by it) and unguessable. */
 export const newTransactionId = () =>
@@ -62,14 +63,17 @@ export function serviceDeps(
   config: RuntimeConfig,
   overrides: { dynamodb?: DynamoDBClient; sqs?: SQSClient; logger?: Logger } = {},
 ): ServiceDeps {
-  const dynamodb = overrides.dynamodb ?? new DynamoDBClient({});
+  const dynamodb = overrides.dynamodb ?? tracer.captureAWSv3Client(new DynamoDBClient({}));
   const logger = overrides.logger ?? createLogger();
   const keyring = integratorKeyring(config, logger);
   const store = new DynamoCaptureStore(dynamodb, config.tables, {
     enqueueGraceMs: config.enqueueGraceSeconds * 1000,
   });
   const queue = config.notificationsQueueUrl
-    ? sqsNotificationQueue(overrides.sqs ?? new SQSClient({}), config.notificationsQueueUrl)
+    ? sqsNotificationQueue(
+        overrides.sqs ?? tracer.captureAWSv3Client(new SQSClient({})),
+        config.notificationsQueueUrl,
+      )
     : noQueue;
   const now = Date.now;
   return {

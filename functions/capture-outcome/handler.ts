@@ -1,9 +1,11 @@
 import { randomUUID } from "node:crypto";
+import middy from "@middy/core";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { runtimeConfigFrom } from "../../shared/config.ts";
 import { OutcomeError, recordCaptureOutcome } from "../../shared/domain/capture-outcome-service.ts";
 import { lazyHandler } from "../../shared/http/lazy-handler.ts";
 import { type ServiceDeps, serviceDeps } from "../../shared/runtime.ts";
+import { traced } from "../../shared/tracing.ts";
 
 const json = (statusCode: number, body: unknown): APIGatewayProxyStructuredResultV2 => ({
   statusCode,
@@ -70,5 +72,7 @@ export function createCaptureOutcomeHandler(deps: ServiceDeps) {
 }
 
 export const handler = lazyHandler(() =>
-  createCaptureOutcomeHandler(serviceDeps(runtimeConfigFrom(process.env))),
+  middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
+    .use(traced())
+    .handler(createCaptureOutcomeHandler(serviceDeps(runtimeConfigFrom(process.env)))),
 );

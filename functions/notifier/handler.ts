@@ -1,11 +1,13 @@
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { ChangeMessageVisibilityCommand, SQSClient } from "@aws-sdk/client-sqs";
+import middy from "@middy/core";
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { parseNotificationMessage } from "../../shared/adapters/sqs/notification-queue.ts";
 import { runtimeConfigFrom } from "../../shared/config.ts";
 import { deliverNotification, retryDelaySeconds } from "../../shared/domain/notifier.ts";
 import { lazyHandler } from "../../shared/http/lazy-handler.ts";
 import { type ServiceDeps, serviceDeps } from "../../shared/runtime.ts";
+import { traced, tracer } from "../../shared/tracing.ts";
 
 /**
  * SQS → captureResultNotification. Each message is one delivery try; a failed one is made visible
@@ -80,5 +82,7 @@ export function createNotifierHandler(
 
 export const handler = lazyHandler(() => {
   const deps = serviceDeps(runtimeConfigFrom(process.env));
-  return createNotifierHandler(deps, new SQSClient({}));
+  return middy<SQSEvent, SQSBatchResponse>()
+    .use(traced())
+    .handler(createNotifierHandler(deps, tracer.captureAWSv3Client(new SQSClient({}))));
 });

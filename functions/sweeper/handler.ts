@@ -1,7 +1,9 @@
+import middy from "@middy/core";
 import { runtimeConfigFrom } from "../../shared/config.ts";
 import { sweep } from "../../shared/domain/capture-outcome-service.ts";
 import { lazyHandler } from "../../shared/http/lazy-handler.ts";
 import { type ServiceDeps, serviceDeps } from "../../shared/runtime.ts";
+import { traced } from "../../shared/tracing.ts";
 
 /**
  * On a schedule: expires PENDING captures past their deadline and enqueues recorded outcomes whose
@@ -13,4 +15,8 @@ export const createSweeperHandler = (deps: ServiceDeps) => async () => {
   return counts;
 };
 
-export const handler = lazyHandler(() => createSweeperHandler(serviceDeps(runtimeConfigFrom(process.env))));
+export const handler = lazyHandler(() =>
+  middy()
+    .use(traced())
+    .handler(createSweeperHandler(serviceDeps(runtimeConfigFrom(process.env)))),
+);
