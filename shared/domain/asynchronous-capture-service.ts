@@ -6,11 +6,10 @@ import { parseAsynchronousCaptureRequest } from "../protocol/asynchronous-captur
 import type { CaptureRequest } from "../protocol/capture.ts";
 import { checkRequestHeader } from "../protocol/common.ts";
 import { unknownIdentifier } from "../protocol/errors.ts";
-import { instrumentKindName } from "./capture-decision.ts";
+import { ACCOUNT_STATUS_RESULT, instrumentKindName } from "./capture-decision.ts";
 import type { CaptureRecord } from "./capture-record.ts";
 import { type CaptureDeps, type CaptureOutcome, checkContract, decideOnce } from "./capture-service.ts";
 import { idempotencyKey, requestFingerprint } from "./idempotency.ts";
-import type { Account } from "./ledger.ts";
 
 export interface AsynchronousCaptureDeps extends CaptureDeps {
   /** How long the customer has to complete the payment (e.g. enter the UPI PIN). */
@@ -21,13 +20,6 @@ export type AsynchronousCaptureResponse = {
   paymentIntegratorTransactionId: string;
   result: AsynchronousCaptureResultCode;
 };
-
-const IMMEDIATE_DECLINE = {
-  CLOSED: "ACCOUNT_CLOSED",
-  CLOSED_FRAUD: "ACCOUNT_CLOSED_FRAUD",
-  CLOSED_ACCOUNT_TAKEN_OVER: "ACCOUNT_CLOSED_ACCOUNT_TAKEN_OVER",
-  ON_HOLD: "ACCOUNT_ON_HOLD",
-} as const satisfies Record<Exclude<Account["status"], "ACTIVE">, AsynchronousCaptureResultCode>;
 
 /** The same request in the shape the ledger rules read (an asynchronous capture has no account verification). */
 export const asCaptureRequest = (r: AsynchronousCaptureRequest): CaptureRequest => ({
@@ -61,7 +53,7 @@ export async function asynchronousCapture(
       const { instrument, account } = snapshot.facts;
       if (!instrument || !account) throw unknownIdentifier(instrumentKindName(request.fop));
       const result: AsynchronousCaptureResultCode =
-        account.status === "ACTIVE" ? "ACKNOWLEDGED" : IMMEDIATE_DECLINE[account.status];
+        account.status === "ACTIVE" ? "ACKNOWLEDGED" : ACCOUNT_STATUS_RESULT[account.status];
       const paymentIntegratorTransactionId = deps.newTransactionId();
       const record: CaptureRecord = {
         key,

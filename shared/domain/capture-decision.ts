@@ -49,7 +49,8 @@ const decline = (result: CaptureResultCode, rawCode: string, extra: Partial<Capt
   ...extra,
 });
 
-const ACCOUNT_STATUS_RESULT = {
+/** What an account that cannot pay at all answers, whatever the method (capture and asynchronousCapture alike). */
+export const ACCOUNT_STATUS_RESULT = {
   CLOSED: "ACCOUNT_CLOSED",
   CLOSED_FRAUD: "ACCOUNT_CLOSED_FRAUD",
   CLOSED_ACCOUNT_TAKEN_OVER: "ACCOUNT_CLOSED_ACCOUNT_TAKEN_OVER",
