@@ -24,9 +24,9 @@ export const newNotificationRequestId = () =>
 
 /** Our side of the envelope: our private keys and Google's public keys, re-read after the TTL. */
 export function integratorKeyring(config: RuntimeConfig, logger: Logger): CachedKeyring | undefined {
-  if (config.messageCodec === "plain-json") return undefined;
   const keys = config.keys;
-  if (!keys) throw new Error("invalid configuration: the openpgp codec needs a keys location");
+  // Functions that neither serve nor call Google (outcomes, sweeper) have no keys and need none.
+  if (config.messageCodec === "plain-json" || !keys) return undefined;
   const source =
     keys.source === "files"
       ? fileKeySource(keys.dir)
@@ -54,6 +54,16 @@ export interface ServiceDeps {
   notifier: NotifierDeps;
 }
 
+/** The keys, where a function uses them; a deployment that forgot them fails here, on first use, saying so. */
+function requireKeys(keyring: CachedKeyring | undefined) {
+  if (!keyring) {
+    return Promise.reject(
+      new Error("no keyring configured: set KEYS_DIR, or OUR_KEYS_SECRET_ID and GOOGLE_KEYS_SECRET_ID"),
+    );
+  }
+  return keyring.get();
+}
+
 const noQueue: NotificationQueue = {
   enqueue: () => Promise.reject(new Error("NOTIFICATIONS_QUEUE_URL is not configured for this function")),
 };
@@ -79,7 +89,7 @@ export function serviceDeps(
   return {
     config,
     dynamodb,
-    codec: keyring ? pgpCodec(() => keyring.get()) : plainJsonCodec,
+    codec: config.messageCodec === "openpgp" ? pgpCodec(() => requireKeys(keyring)) : plainJsonCodec,
     keyring,
     logger,
     capture: {
@@ -102,10 +112,7 @@ export function serviceDeps(
       now,
       google: googleNotificationClient({
         baseUrl: config.googleBaseUrl,
-        keyring: () => {
-          if (!keyring) throw new Error("notifications to Google need the openpgp codec's keys");
-          return keyring.get();
-        },
+        keyring: () => requireKeys(keyring),
         timeoutMs: config.notify.timeoutMs,
       }),
     },

@@ -6,6 +6,7 @@ import { parseNotificationMessage } from "../../shared/adapters/sqs/notification
 import { runtimeConfigFrom } from "../../shared/config.ts";
 import { deliverNotification, retryDelaySeconds } from "../../shared/domain/notifier.ts";
 import { lazyHandler } from "../../shared/http/lazy-handler.ts";
+import { METRICS } from "../../shared/metrics.ts";
 import { type ServiceDeps, serviceDeps } from "../../shared/runtime.ts";
 import { traced, tracer } from "../../shared/tracing.ts";
 
@@ -17,7 +18,7 @@ import { traced, tracer } from "../../shared/tracing.ts";
 export function createNotifierHandler(
   deps: ServiceDeps,
   sqs: SQSClient,
-  metrics = new Metrics({ namespace: "GspIntegrator", serviceName: "notifier" }),
+  metrics = new Metrics({ namespace: METRICS.namespace, serviceName: METRICS.notifierService }),
 ) {
   const { notify, notificationsQueueUrl } = deps.config;
   async function one(record: SQSRecord): Promise<SQSBatchItemFailure | undefined> {
@@ -36,7 +37,7 @@ export function createNotifierHandler(
     const fields = { ...message, receiveCount, outcome: outcome.kind };
     if (outcome.kind !== "FAILED") {
       deps.logger.info("notification", fields);
-      if (outcome.kind === "DELIVERED") metrics.addMetric("NotificationDelivered", MetricUnit.Count, 1);
+      if (outcome.kind === "DELIVERED") metrics.addMetric(METRICS.notificationDelivered, MetricUnit.Count, 1);
       return undefined;
     }
     const retryInSeconds = retryDelaySeconds(
@@ -46,7 +47,7 @@ export function createNotifierHandler(
     );
     if (outcome.configuration) {
       // Google could not verify us: keys or PIAID are wrong on one side. Retrying cannot fix it; an operator can.
-      metrics.addMetric("GoogleVerificationFailed", MetricUnit.Count, 1);
+      metrics.addMetric(METRICS.googleVerificationFailed, MetricUnit.Count, 1);
       deps.logger.error("notification refused: configuration error", {
         ...fields,
         reason: outcome.reason,
@@ -55,7 +56,7 @@ export function createNotifierHandler(
     } else {
       deps.logger.warn("notification failed", { ...fields, reason: outcome.reason, retryInSeconds });
     }
-    metrics.addMetric("NotificationFailed", MetricUnit.Count, 1);
+    metrics.addMetric(METRICS.notificationFailed, MetricUnit.Count, 1);
     await sqs
       .send(
         new ChangeMessageVisibilityCommand({

@@ -4,7 +4,7 @@
  */
 import { RetentionDays } from "aws-cdk-lib/aws-logs";
 import * as v from "valibot";
-import { MessageCodecName, RUNTIME_DEFAULTS } from "../../shared/config.ts";
+import { MessageCodecName, RUNTIME_DEFAULTS, timeZone } from "../../shared/config.ts";
 import { currencyCode } from "../../shared/protocol/common.ts";
 import { type FunctionName, functions } from "../resources.ts";
 
@@ -12,17 +12,7 @@ export const ENVIRONMENT_NAMES = ["dev", "sandbox", "prod"] as const;
 export type EnvironmentName = (typeof ENVIRONMENT_NAMES)[number];
 
 const positiveInt = v.pipe(v.number(), v.integer(), v.minValue(1));
-const ianaTimeZone = v.pipe(
-  v.string(),
-  v.check((tz) => {
-    try {
-      new Intl.DateTimeFormat("en", { timeZone: tz });
-      return true;
-    } catch {
-      return false;
-    }
-  }, "must be an IANA time zone"),
-);
+const ianaTimeZone = timeZone;
 const httpsUrl = v.pipe(
   v.string(),
   v.url(),

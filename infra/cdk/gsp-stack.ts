@@ -13,6 +13,7 @@ import { type IQueue, Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
 import { RUNTIME_DEFAULTS } from "../../shared/config.ts";
 import {
+  type FunctionDefinition,
   type FunctionName,
   functions,
   type KeyAttribute,
@@ -37,6 +38,37 @@ export interface GspStackProps extends StackProps {
   config: EnvironmentConfig;
 }
 
+/**
+ * A queue consumer must finish well within its queue's visibility timeout (AWS advises 6x), and
+ * its call to Google within its own timeout; checked at synthesis.
+ */
+export function assertConsumerFits(
+  name: string,
+  definition: Pick<FunctionDefinition, "timeoutSeconds">,
+  queue: Pick<QueueDefinition, "name" | "visibilityTimeoutSeconds">,
+  callTimeoutMs: number,
+) {
+  if (queue.visibilityTimeoutSeconds < VISIBILITY_TO_TIMEOUT_RATIO * definition.timeoutSeconds) {
+    throw new Error(
+      `queue ${queue.name}: visibility timeout ${queue.visibilityTimeoutSeconds} s is under ${VISIBILITY_TO_TIMEOUT_RATIO} × the ${definition.timeoutSeconds} s timeout of ${name}, its consumer`,
+    );
+  }
+  if (callTimeoutMs >= definition.timeoutSeconds * 1000) {
+    throw new Error(
+      `${name}: a ${callTimeoutMs} ms call to Google may outlast the function's ${definition.timeoutSeconds} s timeout`,
+    );
+  }
+}
+
+/** Builds one construct per entry of a definition object, keyed alike. */
+function mapValues<K extends string, D, R>(definitions: Record<K, D>, build: (key: K, definition: D) => R) {
+  return Object.fromEntries(
+    (Object.entries(definitions) as [K, D][]).map(([key, definition]) => [key, build(key, definition)]),
+  ) as Record<K, R>;
+}
+
+const capitalized = (name: string) => `${name[0]!.toUpperCase()}${name.slice(1)}`;
+
 const attribute = (key: KeyAttribute) => ({
   name: key.name,
   type: key.type === "S" ? AttributeType.STRING : AttributeType.NUMBER,
@@ -44,6 +76,8 @@ const attribute = (key: KeyAttribute) => ({
 
 /** One environment of the integrator: every table, queue, function and route of infra/resources.ts. */
 export class GspStack extends Stack {
+  readonly stage: string;
+  readonly config: EnvironmentConfig;
   readonly prefix: string;
   readonly tables: Record<keyof typeof tables, ITable>;
   readonly queues: Record<keyof typeof queues, IQueue>;
@@ -55,6 +89,8 @@ export class GspStack extends Stack {
   constructor(scope: Construct, id: string, props: GspStackProps) {
     super(scope, id, props);
     const { stage, config } = props;
+    this.stage = stage;
+    this.config = config;
     if (config.messageCodec !== "openpgp") {
       throw new Error(`environment "${stage}": a deployed environment must use the OpenPGP codec`);
     }
@@ -64,11 +100,12 @@ export class GspStack extends Stack {
     const dataRemoval = config.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
     const logRetention = config.logRetentionDays as RetentionDays;
 
-    this.tables = {
-      ledger: this.table("LedgerTable", tables.ledger, config.retainData),
-      captures: this.table("CapturesTable", tables.captures, config.retainData),
-    };
-    this.queues = { notifications: this.queue("Notifications", "notifications", queues.notifications) };
+    this.tables = mapValues(tables, (key, definition: TableDefinition) =>
+      this.table(`${capitalized(key)}Table`, definition, config.retainData),
+    );
+    this.queues = mapValues(queues, (key, definition: QueueDefinition) =>
+      this.queue(capitalized(key), key, definition),
+    );
 
     const keys = {
       own: Secret.fromSecretNameV2(this, "IntegratorPrivateKeyring", config.secrets.ourKeys),
@@ -92,8 +129,9 @@ export class GspStack extends Stack {
       FunctionName,
       (typeof functions)[FunctionName],
     ][]) {
-      this.checkConsumer(name);
-      built[name] = new GspFunction(this, `${name[0]!.toUpperCase()}${name.slice(1)}`, {
+      const consumes = (definition as FunctionDefinition).consumes;
+      if (consumes) assertConsumerFits(name, definition, queues[consumes.queue], runtime.notify.timeoutMs);
+      built[name] = new GspFunction(this, capitalized(name), {
         name,
         definition,
         runtime,
@@ -182,21 +220,6 @@ export class GspStack extends Stack {
       ...(dlq &&
         deadLetter && { deadLetterQueue: { queue: dlq, maxReceiveCount: deadLetter.maxReceiveCount } }),
     });
-  }
-
-  /** A consumer must finish (and be retried) well within its queue's visibility timeout. */
-  private checkConsumer(name: FunctionName) {
-    const definition = functions[name] as (typeof functions)[FunctionName];
-    if (!("consumes" in definition)) return;
-    const queue = queues[definition.consumes.queue];
-    if (queue.visibilityTimeoutSeconds < VISIBILITY_TO_TIMEOUT_RATIO * definition.timeoutSeconds) {
-      throw new Error(
-        `queue ${queue.name}: visibility timeout ${queue.visibilityTimeoutSeconds} s is under ${VISIBILITY_TO_TIMEOUT_RATIO} × the ${definition.timeoutSeconds} s timeout of ${name}, its consumer`,
-      );
-    }
-    if (RUNTIME_DEFAULTS.notify.timeoutMs >= definition.timeoutSeconds * 1000) {
-      throw new Error(`${name}: the call to Google may outlast the function's own timeout`);
-    }
   }
 
   private acknowledgeCommonFindings() {

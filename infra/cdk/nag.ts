@@ -9,8 +9,9 @@ import { AwsSolutionsChecks, type NagPack, ServerlessChecks } from "cdk-nag";
 
 /**
  * A cdk-nag pack whose every unacknowledged finding is an error. cdk-nag reports some rules as
- * warnings, and CDK lets a report with only warnings pass once the app acknowledges anything;
- * here a finding is either acknowledged with a reason in code or it fails the synthesis.
+ * warnings, and once CDK itself drops an acknowledged finding from a pack's report (one
+ * acknowledged in the `Pack::Rule` form CDK's report suggests), it passes that report if only
+ * warnings are left. Here a finding is either acknowledged with a reason in code or fails synthesis.
  */
 class EveryFindingFails implements IPolicyValidationPlugin {
   readonly name: string;

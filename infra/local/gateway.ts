@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
+import { MAX_BODY_BYTES, TOO_LARGE } from "../../shared/http/limits.ts";
 
 export type HttpApiHandler = (
   event: APIGatewayProxyEventV2,
@@ -17,8 +18,8 @@ export interface GatewayRoute {
   authorize?: (req: IncomingMessage) => boolean;
 }
 
-/** API Gateway's own payload cap for HTTP APIs is 10 MB; ours is tighter, as the deployed API's will be. */
-export const MAX_BODY_BYTES = 1024 * 1024;
+export { MAX_BODY_BYTES };
+
 /** API Gateway gives up on an integration after 30 s. */
 const INTEGRATION_TIMEOUT_MS = 30_000;
 
@@ -66,7 +67,7 @@ export function createGateway(routes: GatewayRoute[], maxConcurrent = DEFAULT_MA
       if (!route) return send(res, 404, { message: "Not Found" });
       if (route.authorize && !route.authorize(req)) return send(res, 403, { message: "Forbidden" });
       const body = await readBody(req);
-      if (body === undefined) return send(res, 413, { message: "Request Entity Too Large" });
+      if (body === undefined) return send(res, TOO_LARGE.statusCode, { message: TOO_LARGE.message });
       const event = toEvent(req, url, route, body);
       const slot = slots.get(route.functionName)!;
       const arrived = Date.now();

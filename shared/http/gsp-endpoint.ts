@@ -4,6 +4,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "
 import type { Logger } from "../logging.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import { type MessageCodec, parseOpenedBody } from "./codec.ts";
+import { MAX_BODY_BYTES, TOO_LARGE } from "./limits.ts";
 
 /** What a Google-facing handler receives: the opened, parsed body. */
 export interface GspEvent extends APIGatewayProxyEventV2 {
@@ -41,7 +42,18 @@ export function gspEndpoint({ method, codec, logger, now = Date.now }: Options):
   const before = async (request: Request) => {
     const internal = request.internal as Internal;
     internal.startedAt = performance.now();
-    const raw = Buffer.from(request.event.body ?? "", request.event.isBase64Encoded ? "base64" : "utf8");
+    const body = request.event.body ?? "";
+    // In the cloud nothing in front of us enforces the limit (see limits.ts): answer as the local gateway does.
+    const size = request.event.isBase64Encoded ? Math.floor((body.length * 3) / 4) : Buffer.byteLength(body);
+    if (size > MAX_BODY_BYTES) {
+      logLine(request, TOO_LARGE.statusCode, { error: "BODY_TOO_LARGE" });
+      return {
+        statusCode: TOO_LARGE.statusCode,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ message: TOO_LARGE.message }),
+      };
+    }
+    const raw = Buffer.from(body, request.event.isBase64Encoded ? "base64" : "utf8");
     const opened = await codec.open(raw);
     // From here the sender is verified: every answer, errors included, goes back sealed.
     internal.opened = true;

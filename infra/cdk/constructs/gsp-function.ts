@@ -13,6 +13,7 @@ import type { ISecret } from "aws-cdk-lib/aws-secretsmanager";
 import type { IQueue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { type RuntimeConfig, runtimeEnv } from "../../../shared/config.ts";
+import { METRICS } from "../../../shared/metrics.ts";
 import {
   type FunctionDefinition,
   type FunctionName,
@@ -22,7 +23,7 @@ import {
 } from "../../resources.ts";
 
 export const REPO_ROOT = join(import.meta.dirname, "../../..");
-export const METRICS_NAMESPACE = "GspIntegrator";
+export const METRICS_NAMESPACE = METRICS.namespace;
 
 /** The bundle's ESM output may pull in a CommonJS dependency that calls require(). */
 const REQUIRE_BANNER =
@@ -127,7 +128,6 @@ export class GspFunction extends Construct {
         banner: REQUIRE_BANNER,
       },
     });
-    // The role's rights are added as the function is wired; create the policy before the function.
     this.bindTables(resources.tables);
     this.bindConsumer(resources.queues);
     this.bindSchedule();
@@ -201,12 +201,14 @@ export class GspFunction extends Construct {
   private bindSchedule() {
     const schedule = this.definition.schedule;
     if (!schedule) return;
+    const period = Duration.minutes(schedule.everyMinutes);
     const rule = new Rule(this, "Schedule", {
-      schedule: Schedule.rate(Duration.minutes(schedule.everyMinutes)),
+      schedule: Schedule.rate(period),
       targets: [new LambdaFunction(this.function, { retryAttempts: 0 })],
     });
-    const reason =
-      "The schedule starts a new run every few minutes and each run redoes whatever the last one left; a failed run is caught by the function's error alarm, not parked in a queue";
+    // A run that failed or could not start is dropped, not retried: the next run does the same work.
+    this.function.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: period });
+    const reason = `The schedule starts a new run every ${schedule.everyMinutes} minute(s) and each run redoes what the previous one left (the sparse sweep index still lists it); a failed run is dropped rather than parked in a queue, and the sweeper-errors alarm reports it`;
     Validations.of(rule).acknowledge({ id: "Serverless-EventBusDLQ", reason });
     Validations.of(this.function).acknowledge({ id: "Serverless-LambdaAsyncFailureDestination", reason });
     Validations.of(this.function).acknowledge({ id: "Serverless-LambdaDLQ", reason });

@@ -19,6 +19,7 @@ import { Topic } from "aws-cdk-lib/aws-sns";
 import { EmailSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
 import type { IQueue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { METRICS } from "../../../shared/metrics.ts";
 import type { FunctionName } from "../../resources.ts";
 import type { GspFunction } from "./gsp-function.ts";
 import { METRICS_NAMESPACE } from "./gsp-function.ts";
@@ -123,8 +124,8 @@ export class Monitoring extends Construct {
     );
     const googleVerificationFailed = new Metric({
       namespace: METRICS_NAMESPACE,
-      metricName: "GoogleVerificationFailed",
-      dimensionsMap: { service: "notifier" },
+      metricName: METRICS.googleVerificationFailed,
+      dimensionsMap: { service: METRICS.notifierService },
       period: fiveMinutes,
       statistic: Stats.SUM,
     });
@@ -225,7 +226,7 @@ export class Monitoring extends Construct {
       new Metric({
         namespace: METRICS_NAMESPACE,
         metricName,
-        dimensionsMap: { service: "notifier" },
+        dimensionsMap: { service: METRICS.notifierService },
         period: oneMinute,
         statistic: Stats.SUM,
         label: metricName,
@@ -234,7 +235,11 @@ export class Monitoring extends Construct {
       new GraphWidget({
         title: "Notifications to Google",
         width: 8,
-        left: ["NotificationDelivered", "NotificationFailed", "GoogleVerificationFailed"].map(notifierMetric),
+        left: [
+          METRICS.notificationDelivered,
+          METRICS.notificationFailed,
+          METRICS.googleVerificationFailed,
+        ].map(notifierMetric),
       }),
       perFunction("Errors", (f) =>
         f.function.metricErrors({ label: f.name, period: oneMinute, statistic: Stats.SUM }),
