@@ -44,7 +44,7 @@ export function gspEndpoint({ method, codec, logger, now = Date.now }: Options):
     internal.startedAt = performance.now();
     const body = request.event.body ?? "";
     // In the cloud nothing in front of us enforces the limit (see limits.ts): answer as the local gateway does.
-    const size = request.event.isBase64Encoded ? Math.floor((body.length * 3) / 4) : Buffer.byteLength(body);
+    const size = Buffer.byteLength(body, request.event.isBase64Encoded ? "base64" : "utf8");
     if (size > MAX_BODY_BYTES) {
       logLine(request, TOO_LARGE.statusCode, { error: "BODY_TOO_LARGE" });
       return {
