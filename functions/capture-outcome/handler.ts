@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import middy from "@middy/core";
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { runtimeConfigFrom } from "../../shared/config.ts";
 import { OutcomeError, recordCaptureOutcome } from "../../shared/domain/capture-outcome-service.ts";
 import { lazyHandler } from "../../shared/http/lazy-handler.ts";
@@ -19,7 +19,10 @@ const json = (statusCode: number, body: unknown): APIGatewayProxyStructuredResul
  * plus a token on the local stack.
  */
 export function createCaptureOutcomeHandler(deps: ServiceDeps) {
-  return async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+  return async (
+    event: APIGatewayProxyEventV2,
+    context?: Context,
+  ): Promise<APIGatewayProxyStructuredResultV2> => {
     const started = performance.now();
     const log = (status: number, fields: Record<string, unknown>) =>
       deps.logger.info("request", {
@@ -38,7 +41,9 @@ export function createCaptureOutcomeHandler(deps: ServiceDeps) {
       return json(400, { error: "INVALID_OUTCOME", message: "body is not JSON" });
     }
     try {
-      const { record, repeated } = await recordCaptureOutcome(deps.outcome, body);
+      // Leave time to answer before the function's own timeout.
+      const deadline = Date.now() + (context?.getRemainingTimeInMillis() ?? 10_000) - 750;
+      const { record, repeated } = await recordCaptureOutcome(deps.outcome, body, deadline);
       const answer = {
         paymentIntegratorAccountId: record.paymentIntegratorAccountId,
         captureRequestId: record.requestId,

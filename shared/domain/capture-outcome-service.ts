@@ -50,18 +50,26 @@ export class OutcomeError extends Error {
   }
 }
 
+/** A captureRequestId is Google's requestId of the capture: the protocol bounds it, so the record key stays small. */
+const captureRequestId = v.pipe(
+  v.string(),
+  v.regex(/^[a-zA-Z0-9:_-]{1,100}$/, "must be 1-100 of a-z A-Z 0-9 : - _"),
+);
+/** Raw codes are short codes of our subsystems ("U16", "Z6"): bounded and printable, as they go to Google. */
+const rawText = v.pipe(v.string(), v.regex(/^[\x20-\x7E]{1,64}$/, "must be 1-64 printable ASCII characters"));
+
 const OutcomeRequest = v.variant("outcome", [
   v.object({
     paymentIntegratorAccountId: identifier,
-    captureRequestId: identifier,
+    captureRequestId,
     outcome: v.literal("APPROVED"),
   }),
   v.object({
     paymentIntegratorAccountId: identifier,
-    captureRequestId: identifier,
+    captureRequestId,
     outcome: v.literal("FAILED"),
     captureResultCode: v.picklist(ReportedFailureCode),
-    rawResult: v.object({ scope: v.optional(v.string()), rawCode: v.pipe(v.string(), v.minLength(1)) }),
+    rawResult: v.object({ scope: v.optional(rawText), rawCode: rawText }),
   }),
 ]);
 export type OutcomeRequest = v.InferOutput<typeof OutcomeRequest>;
@@ -87,6 +95,7 @@ const backoffMs = (attempt: number) => Math.random() * Math.min(250, 8 * 2 ** at
 export async function recordCaptureOutcome(
   deps: OutcomeDeps,
   body: unknown,
+  deadlineMs = Number.POSITIVE_INFINITY,
 ): Promise<{ record: CaptureRecord; repeated: boolean }> {
   const input = parseOutcomeRequest(body);
   const outcome: RecordedOutcome =
@@ -123,7 +132,12 @@ export async function recordCaptureOutcome(
       return { record: decided, repeated: false };
     }
     // NOT_PENDING: someone decided or expired it meanwhile, read it again. STALE: the ledger moved, decide again.
-    if (written === "STALE") await delay(backoffMs(attempt));
+    if (written === "STALE") {
+      const pause = backoffMs(attempt);
+      if (deps.now() + pause > deadlineMs)
+        throw new Error(`outcome of ${key} still contended after ${attempt} attempts, out of time`);
+      await delay(pause);
+    }
   }
 }
 

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import fc from "fast-check";
+import { VPA_PATTERN } from "../../shared/protocol/asynchronous-capture.ts";
 import { ErrorResponseCode } from "../../shared/protocol/errors.ts";
 import { INT64_MAX } from "../../shared/protocol/money.ts";
 import { allSecrets, UNKNOWN_TOKEN, WRONG_OTP } from "../support/secrets.ts";
@@ -596,4 +597,495 @@ export function toJsonText(body: unknown): string {
       return shape === "array" ? "[".repeat(d) + "]".repeat(d) : `${'{"a":'.repeat(d)}{}${"}".repeat(d)}`;
     },
   );
+}
+
+// ---------------------------------------------------------------- asynchronousCapture
+
+/** The members of asynchronousCapture's fopDetails union (exactly one, non-null). */
+export const ASYNC_FOP_MEMBERS = ["upiDetails", "tokenizedInstrumentDetails"] as const;
+export const ASYNC_MISSING_FOP = `missing fopDetails (one of ${ASYNC_FOP_MEMBERS.join(", ")})`;
+
+/** Every member the asynchronousCapture schema knows, with its JSON type. */
+export const ASYNC_FIELDS: readonly { path: Path; type: FieldType }[] = [
+  ...FIELDS.filter((f) => f.path[0] === "requestHeader"),
+  { path: ["paymentIntegratorAccountId"], type: "string" },
+  { path: ["transactionDescription"], type: "string" },
+  { path: ["currencyCode"], type: "string" },
+  { path: ["amount"], type: "string" },
+  { path: ["upiDetails"], type: "object" },
+  { path: ["upiDetails", "vpa"], type: "string" },
+  { path: ["tokenizedInstrumentDetails"], type: "object" },
+  { path: ["tokenizedInstrumentDetails", "googlePaymentToken"], type: "string" },
+];
+/** Members of asynchronousCapture that must be present whenever their parent is. */
+export const ASYNC_REQUIRED = new Set([
+  ...[...REQUIRED].filter((p) => p.startsWith("requestHeader")),
+  "paymentIntegratorAccountId",
+  "transactionDescription",
+  "currencyCode",
+  "amount",
+  "upiDetails.vpa",
+  "tokenizedInstrumentDetails.googlePaymentToken",
+]);
+const ASYNC_OBJECT_PATHS: Path[] = [
+  [],
+  ...ASYNC_FIELDS.filter((f) => f.type === "object").map((f) => f.path),
+];
+const ASYNC_KNOWN_KEYS = new Set(ASYNC_FIELDS.map((f) => f.path.at(-1)!));
+
+/**
+ * The documented VPA shape restated by hand, independently of VPA_PATTERN (NPCI: a handle of 1-255
+ * letters, digits, '.', '-', '_' starting with a letter or digit; '@'; a PSP handle of 2-64 letters
+ * and digits starting with a letter). ASCII only.
+ */
+export function isDocumentedVpa(s: string): boolean {
+  const at = s.indexOf("@");
+  if (at < 0 || s.includes("@", at + 1)) return false;
+  const handle = s.slice(0, at);
+  const psp = s.slice(at + 1);
+  const letter = (c: string) => (c >= "A" && c <= "Z") || (c >= "a" && c <= "z");
+  const alnum = (c: string) => letter(c) || (c >= "0" && c <= "9");
+  return (
+    handle.length >= 1 &&
+    handle.length <= 255 &&
+    alnum(handle[0]!) &&
+    [...handle].every((c) => alnum(c) || c === "." || c === "-" || c === "_") &&
+    psp.length >= 2 &&
+    psp.length <= 64 &&
+    letter(psp[0]!) &&
+    [...psp].every(alnum)
+  );
+}
+
+interface DemoUpi {
+  vpas: { vpa: string; accountId: string }[];
+  accounts: { accountId: string; status: string }[];
+}
+/** The demo fixture's VPAs (README: customer@, lowbalance@, closed@, onhold@, fraud@, takenover@demobank). */
+export const DEMO_VPAS = (DEMO as unknown as DemoUpi).vpas;
+/** Status of each demo account (ACTIVE, CLOSED, ON_HOLD…). */
+export const DEMO_ACCOUNT_STATUS = new Map(
+  (DEMO as unknown as DemoUpi).accounts.map((a) => [a.accountId, a.status]),
+);
+export const UNKNOWN_VPA = "nobody@demobank";
+
+const VPA_HANDLE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
+const VPA_PSP = /^[A-Za-z][A-Za-z0-9]{1,63}$/;
+const handlePart: fc.Arbitrary<string> = fc.oneof(
+  { weight: 4, arbitrary: fc.stringMatching(VPA_HANDLE) },
+  fc.constantFrom(
+    "",
+    ".a",
+    "-a",
+    "_a",
+    "a.b-c_d",
+    "a b",
+    "a+b",
+    "é",
+    "ａ",
+    "сustomer", // Cyrillic с
+    "a\u200b",
+    "a\u0000",
+    "😀",
+    "a".repeat(255),
+    "a".repeat(256),
+  ),
+  fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{250,258}$/),
+  fc.string({ minLength: 1, maxLength: 12, unit: "binary" }),
+);
+const pspPart: fc.Arbitrary<string> = fc.oneof(
+  { weight: 4, arbitrary: fc.stringMatching(VPA_PSP) },
+  fc.constantFrom(
+    "",
+    "b",
+    "1bank",
+    "_bank",
+    "demo.bank",
+    "demo-bank",
+    "demobank ",
+    "demobank\n",
+    "ｄｅｍｏ",
+    "dеmobank", // Cyrillic е
+    "b".repeat(64),
+    "b".repeat(65),
+    "bank@x",
+  ),
+  fc.stringMatching(/^[A-Za-z][A-Za-z0-9]{60,66}$/),
+  fc.string({ minLength: 1, maxLength: 8, unit: "binary" }),
+);
+/** VPA strings around every edge of the documented shape: valid ones, and each part broken. */
+export const vpaString: fc.Arbitrary<string> = fc.oneof(
+  { weight: 3, arbitrary: fc.stringMatching(VPA_PATTERN) },
+  fc.constantFrom(
+    ...DEMO_VPAS.map((v) => v.vpa),
+    UNKNOWN_VPA,
+    "CUSTOMER@DEMOBANK",
+    "Customer@DemoBank",
+    "customer@demobank\n",
+    " customer@demobank",
+    "customer@@demobank",
+    "customer＠demobank",
+    "customer%40demobank",
+    "customer",
+    "@demobank",
+    "customer@",
+    "@",
+    "",
+  ),
+  {
+    weight: 3,
+    arbitrary: fc
+      .tuple(
+        handlePart,
+        fc.oneof({ weight: 5, arbitrary: fc.constant("@") }, fc.constantFrom("", "@@", "＠")),
+        pspPart,
+      )
+      .map(([h, at, p]) => `${h}${at}${p}`),
+  },
+  fc.string({ maxLength: 40, unit: "binary" }),
+  fc.string({ maxLength: 20, unit: "grapheme" }).map((s) => `${s}@demobank`),
+);
+
+function asyncValueFor(path: Path, type: FieldType, maxString: number): fc.Arbitrary<unknown> {
+  const dotted = path.join(".");
+  const base = valueFor(path, type, maxString);
+  if (dotted === "upiDetails.vpa") return fc.oneof(base, vpaString, vpaString);
+  if (dotted === "upiDetails")
+    return fc.oneof(
+      base,
+      vpaString.map((vpa) => ({ vpa })),
+    );
+  if (dotted === "tokenizedInstrumentDetails") {
+    return fc.oneof(
+      base,
+      fc.constantFrom(...DEMO.tokens.map((t) => ({ googlePaymentToken: t.googlePaymentToken }))),
+    );
+  }
+  return base;
+}
+
+/** A union member with a plausible value (or null, which counts as absent), to put next to the one there. */
+const asyncUnionMemberArb: fc.Arbitrary<{ key: string; value: unknown }> = fc.constantFrom(
+  { key: "upiDetails", value: { vpa: "customer@demobank" } },
+  { key: "upiDetails", value: { vpa: "closed@demobank" } },
+  { key: "tokenizedInstrumentDetails", value: { googlePaymentToken: "gpt-demo-success" } },
+  { key: "tokenizedInstrumentDetails", value: { googlePaymentToken: UNKNOWN_TOKEN } },
+  { key: "upiDetails", value: null },
+  { key: "tokenizedInstrumentDetails", value: null },
+);
+
+const asyncUnknownKey = fc.oneof(
+  fc.string({ minLength: 1, maxLength: 12 }).filter((k) => !ASYNC_KNOWN_KEYS.has(k)),
+  // Capture's members (and the union's own name) mean nothing to asynchronousCapture.
+  fc.constantFrom(
+    "__proto__",
+    "constructor",
+    "toString",
+    "userLocale",
+    "",
+    "fopDetails",
+    "googlePaymentToken",
+    "captureContext",
+    "mandateDetails",
+    "otpVerification",
+    "authenticationRequestId",
+  ),
+);
+
+/** One edit of an asynchronousCapture request: a field removed, replaced, an unknown one added, a union doubled or nulled, a clock skew. */
+export function asyncEditArb({ maxString = 40 }: EditOptions = {}): fc.Arbitrary<Edit> {
+  const field = fc.constantFrom(...ASYNC_FIELDS);
+  return fc.oneof(
+    { weight: 3, arbitrary: field.map((f): Edit => ({ op: "delete", path: f.path })) },
+    {
+      weight: 6,
+      arbitrary: field.chain((f) =>
+        asyncValueFor(f.path, f.type, maxString).map((value): Edit => ({ op: "set", path: f.path, value })),
+      ),
+    },
+    {
+      weight: 2,
+      arbitrary: fc
+        .tuple(fc.constantFrom(...ASYNC_OBJECT_PATHS), asyncUnknownKey, fc.jsonValue({ maxDepth: 3 }))
+        .map(([parent, k, value]): Edit => ({ op: "set", path: [...parent, k], value })),
+    },
+    {
+      weight: 2,
+      arbitrary: asyncUnionMemberArb.map((m): Edit => ({ op: "set", path: [m.key], value: m.value })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .oneof(fc.integer({ min: -60_000, max: 60_000 }), fc.integer({ min: -1e13, max: 1e13 }))
+        .map((offsetMs): Edit => ({ op: "timestamp", offsetMs })),
+    },
+  );
+}
+
+const ASYNC_LONG_TARGETS: { path: Path; prep: Edit[]; limit: number }[] = [
+  { path: ["paymentIntegratorAccountId"], prep: [], limit: 2048 },
+  {
+    path: ["tokenizedInstrumentDetails", "googlePaymentToken"],
+    prep: [
+      del("upiDetails"),
+      { op: "set", path: ["tokenizedInstrumentDetails"], value: { googlePaymentToken: "x" } },
+    ],
+    limit: 2048,
+  },
+  { path: ["transactionDescription"], prep: [], limit: 4096 },
+];
+
+/**
+ * Strings up to and just past a field's limit in 1-4 byte characters (as `hostileEditsArb`), and
+ * VPAs whose handle and PSP run up to and past theirs (255 and 64).
+ */
+export function asyncHostileEditsArb(): fc.Arbitrary<Edit[]> {
+  const long = fc
+    .constantFrom(...ASYNC_LONG_TARGETS)
+    .chain(({ path, prep, limit }) =>
+      fc
+        .tuple(
+          fc.constantFrom("m", "é", "€", "𝟘"),
+          fc.oneof(fc.integer({ min: 1, max: limit + 2 }), fc.integer({ min: limit - 64, max: limit + 2 })),
+        )
+        .map(([unit, length]): Edit[] => [...prep, { op: "long", path, unit, length }]),
+    );
+  const longVpa = fc
+    .tuple(
+      fc.constantFrom("m", "é", "𝟘", "m.", "m-"),
+      fc.oneof(fc.integer({ min: 1, max: 257 }), fc.integer({ min: 250, max: 257 })),
+      fc.oneof(fc.integer({ min: 1, max: 66 }), fc.integer({ min: 60, max: 66 })),
+    )
+    .map(([unit, handle, psp]): Edit[] => [
+      del("tokenizedInstrumentDetails"),
+      {
+        op: "set",
+        path: ["upiDetails"],
+        value: { vpa: `${unit.repeat(handle).slice(0, handle)}@${"b".repeat(psp)}` },
+      },
+    ]);
+  return fc.oneof(long, longVpa);
+}
+
+export function asyncDeepEditArb(maxDepth: number): fc.Arbitrary<Edit> {
+  return fc
+    .tuple(
+      fc.constantFrom<Path>(
+        ["x"],
+        ["requestHeader", "x"],
+        ["upiDetails"],
+        ["upiDetails", "x"],
+        ["tokenizedInstrumentDetails"],
+        ["amount"],
+      ),
+      fc.constantFrom("array" as const, "object" as const),
+      fc.integer({ min: 1, max: maxDepth }),
+    )
+    .map(([path, shape, depth]): Edit => ({ op: "deep", path, shape, depth }));
+}
+
+export type AsyncFop =
+  | { upiDetails: { vpa: string } }
+  | { tokenizedInstrumentDetails: { googlePaymentToken: string } };
+
+/** Any asynchronousCapture request the protocol accepts (requestTimestamp is set from `now` when built). */
+export const validAsynchronousCaptureRequestArb: fc.Arbitrary<Record<string, unknown>> = fc
+  .record({
+    requestId: fc.stringMatching(REQUEST_ID),
+    minor: fc.oneof(fc.nat(), fc.maxSafeInteger(), fc.integer()),
+    revision: fc.oneof(fc.nat(), fc.maxSafeInteger(), fc.integer()),
+    piaid: identifierArb,
+    description: fc.oneof(
+      fc.string({ maxLength: 200, unit: "binary" }),
+      fc.constant("x".repeat(4096)),
+      fc.constant("𝟘".repeat(2048)),
+    ),
+    currencyCode: fc.constantFrom(...CURRENCIES),
+    amount: fc.oneof(
+      fc.bigInt({ min: 1n, max: INT64_MAX }),
+      fc.constantFrom(1n, INT64_MAX, INT64_MAX - 1n, 728_000_000n),
+    ),
+    fop: fc.oneof(
+      fc.stringMatching(VPA_PATTERN).map((vpa): AsyncFop => ({ upiDetails: { vpa } })),
+      identifierArb.map(
+        (googlePaymentToken): AsyncFop => ({ tokenizedInstrumentDetails: { googlePaymentToken } }),
+      ),
+    ),
+    /** The other member present as null (proto3 JSON writes an unset message so). */
+    otherNull: fc.boolean(),
+    extra: fc.dictionary(
+      fc.string({ minLength: 1, maxLength: 10 }).filter((k) => !ASYNC_KNOWN_KEYS.has(k) && k !== "__proto__"),
+      fc.jsonValue({ maxDepth: 2 }),
+      { maxKeys: 2 },
+    ),
+  })
+  .map((r) => ({
+    ...r.extra,
+    requestHeader: {
+      protocolVersion: { major: 1, minor: r.minor, revision: r.revision },
+      requestId: r.requestId,
+      requestTimestamp: "0",
+      userLocale: "en",
+    },
+    paymentIntegratorAccountId: r.piaid,
+    transactionDescription: r.description,
+    currencyCode: r.currencyCode,
+    amount: String(r.amount),
+    ...r.fop,
+    ...(r.otherNull && ("upiDetails" in r.fop ? { tokenizedInstrumentDetails: null } : { upiDetails: null })),
+  }));
+
+/** Forms of payment of the demo fixture for asynchronousCapture, and some it does not know. */
+export const DEMO_ASYNC_FOPS: AsyncFop[] = [
+  ...DEMO_VPAS.map((v) => ({ upiDetails: { vpa: v.vpa } })),
+  { upiDetails: { vpa: UNKNOWN_VPA } },
+  { upiDetails: { vpa: "Customer@DemoBank" } },
+  ...DEMO.tokens.map((t) => ({ tokenizedInstrumentDetails: { googlePaymentToken: t.googlePaymentToken } })),
+  { tokenizedInstrumentDetails: { googlePaymentToken: UNKNOWN_TOKEN } },
+];
+
+/** A well-formed asynchronousCapture on the demo fixture (PIAID InvisiCashIN_INR, INR), any instrument, any amount. */
+export const demoAsynchronousCaptureRequestArb = (
+  requestId: () => string,
+): fc.Arbitrary<Record<string, unknown>> =>
+  fc
+    .record({
+      fop: fc.oneof(
+        fc.constantFrom(...DEMO_ASYNC_FOPS),
+        fc.constantFrom<AsyncFop>(
+          { upiDetails: { vpa: "customer@demobank" } },
+          { tokenizedInstrumentDetails: { googlePaymentToken: "gpt-demo-success" } },
+        ),
+      ),
+      otherNull: fc.boolean(),
+      amount: fc.oneof(
+        fc.constantFrom(...DEMO_AMOUNTS),
+        { weight: 3, arbitrary: fc.bigInt({ min: 1_000_000n, max: 1_000_000_000n }).map(String) },
+        fc.bigInt({ min: 1n, max: INT64_MAX }).map(String),
+      ),
+      description: fc.string({ maxLength: 40, unit: "binary" }),
+    })
+    .map((r) => ({
+      requestHeader: {
+        protocolVersion: { major: 1, minor: 0, revision: 0 },
+        requestId: requestId(),
+        requestTimestamp: "0",
+      },
+      paymentIntegratorAccountId: "InvisiCashIN_INR",
+      transactionDescription: r.description,
+      currencyCode: "INR",
+      amount: r.amount,
+      ...r.fop,
+      ...(r.otherNull &&
+        ("upiDetails" in r.fop ? { tokenizedInstrumentDetails: null } : { upiDetails: null })),
+    }));
+
+/**
+ * The account a demo form of payment names, or undefined when the fixture does not know it
+ * (VPAs are looked up case-insensitively: the ledger keys them by the lower-cased address).
+ */
+export function demoAccountOf(fop: unknown): string | undefined {
+  if (!isObject(fop)) return undefined;
+  const upi = fop.upiDetails;
+  if (isObject(upi) && typeof upi.vpa === "string") {
+    const vpa = upi.vpa.toLowerCase();
+    return DEMO_VPAS.find((v) => v.vpa === vpa)?.accountId;
+  }
+  const tokenized = fop.tokenizedInstrumentDetails;
+  if (isObject(tokenized) && typeof tokenized.googlePaymentToken === "string") {
+    const token = tokenized.googlePaymentToken;
+    return DEMO.tokens.find((t) => t.googlePaymentToken === token)?.accountId;
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------- corrupted wire bodies
+
+export type Corruption =
+  | { kind: "flip"; at: number; bit: number }
+  | { kind: "truncate"; keep: number }
+  | { kind: "append"; bytes: Uint8Array }
+  | { kind: "random"; bytes: Uint8Array; padded: boolean }
+  | { kind: "text"; text: string }
+  | { kind: "char"; at: number; char: string }
+  | { kind: "base64" }
+  | { kind: "empty"; text: string };
+/** A position in the message, uniform (modulo its length; fast-check would favour the first bytes). */
+const anywhere = fc.noBias(fc.nat());
+/** What can happen to a sealed wire body on its way (the same mix as the capture fuzz test's). */
+export const corruptionArb: fc.Arbitrary<Corruption> = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant("flip"), at: anywhere, bit: fc.nat(7) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant("truncate"), keep: anywhere }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("append"),
+      bytes: fc.uint8Array({ minLength: 1, maxLength: 64 }),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant("random"),
+      bytes: fc.uint8Array({ maxLength: 2048 }),
+      padded: fc.boolean(),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant("text"), text: fc.string({ maxLength: 200, unit: "binary" }) }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("char"),
+      at: anywhere,
+      char: fc.constantFrom("+", "/", "=", " ", ".", "é", "\n", "%"),
+    }),
+  },
+  { weight: 1, arbitrary: fc.constant({ kind: "base64" as const }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("empty"),
+      text: fc.constantFrom("", " ", "\n", "=", "==", "A", "AA=="),
+    }),
+  },
+);
+export const wireContentTypeArb = fc.constantFrom(
+  "application/octet-stream; charset=utf-8",
+  "application/octet-stream",
+  "application/json",
+  "text/plain; charset=utf-8",
+  undefined,
+);
+
+/** Applies a corruption to a sealed wire body (base64url text). */
+export function corruptWire(wire: string, c: Corruption): string {
+  const bytes = Buffer.from(wire, "base64url");
+  switch (c.kind) {
+    case "flip": {
+      const i = c.at % bytes.length;
+      bytes[i] = bytes[i]! ^ (1 << c.bit);
+      return bytes.toString("base64url");
+    }
+    case "truncate":
+      return bytes.subarray(0, c.keep % bytes.length).toString("base64url");
+    case "append":
+      return Buffer.concat([bytes, c.bytes]).toString("base64url");
+    case "random": {
+      const text = Buffer.from(c.bytes).toString("base64url");
+      return c.padded ? text.padEnd(Math.ceil(text.length / 4) * 4, "=") : text;
+    }
+    case "text":
+      return c.text;
+    case "char": {
+      const i = c.at % wire.length;
+      return wire.slice(0, i) + c.char + wire.slice(i + 1);
+    }
+    case "base64":
+      return bytes.toString("base64");
+    case "empty":
+      return c.text;
+  }
 }

@@ -196,7 +196,7 @@ export class DynamoCaptureStore implements CaptureStore {
         if (onRecord?.Code === "ConditionalCheckFailed") {
           return { kind: "KEY_TAKEN", record: onRecord.Item ? itemToRecord(onRecord.Item) : undefined };
         }
-        return { kind: "STALE" };
+        if (retryable(error)) return { kind: "STALE" };
       }
       if ((error as Error).name === "TransactionConflictException") return { kind: "STALE" };
       throw error;
@@ -250,7 +250,8 @@ export class DynamoCaptureStore implements CaptureStore {
       return "COMMITTED";
     } catch (error) {
       if (error instanceof TransactionCanceledException) {
-        return error.CancellationReasons?.[0]?.Code === "ConditionalCheckFailed" ? "NOT_PENDING" : "STALE";
+        if (error.CancellationReasons?.[0]?.Code === "ConditionalCheckFailed") return "NOT_PENDING";
+        if (retryable(error)) return "STALE";
       }
       if ((error as Error).name === "TransactionConflictException") return "STALE";
       throw error;
@@ -426,6 +427,18 @@ export class DynamoCaptureStore implements CaptureStore {
     return { ledger, capture };
   }
 }
+
+/** Cancellations worth deciding again: a concurrent writer, a fact that changed, throttling. Anything else (a
+ * ValidationError such as an item over 400 KB) would fail again the same way, so it is thrown, not retried. */
+const RETRYABLE = new Set([
+  "ConditionalCheckFailed",
+  "TransactionConflict",
+  "ThrottlingError",
+  "ProvisionedThroughputExceeded",
+  "None",
+]);
+const retryable = (error: TransactionCanceledException) =>
+  (error.CancellationReasons ?? []).every((r) => r.Code === undefined || RETRYABLE.has(r.Code));
 
 const accountKeys = (accountId: string, currency: string, periods: Periods): [ItemKey, ItemKey, ItemKey] => [
   ledgerKeys.account(accountId),
