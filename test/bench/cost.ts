@@ -1,0 +1,155 @@
+import { functions } from "../../infra/resources.ts";
+import type { CaseFigures } from "./capacity.bench.ts";
+import { type BenchModule, ms, num, type Stats, usd } from "./common.ts";
+
+/** us-east-1 list prices (on-demand), as stated in the report. */
+export const PRICES = {
+  lambdaArmGbSecond: 0.0000133334,
+  lambdaRequestsPerMillion: 0.2,
+  httpApiRequestsPerMillion: 1.0,
+  dynamoWruPerMillion: 0.625,
+  dynamoRruPerMillion: 0.125,
+};
+
+/** 1,769 MB of Lambda memory is one vCPU's worth of CPU (AWS Lambda documentation). */
+const MB_PER_VCPU = 1769;
+
+interface CostLine {
+  name: string;
+  durationMs: number;
+  rru: number;
+  wru: number;
+}
+
+/** Dollars per million invocations of one kind. */
+function perMillion(line: CostLine, memoryMb: number) {
+  const billedMs = Math.ceil(line.durationMs); // Lambda bills duration in 1 ms increments
+  const lambdaCompute = 1e6 * (memoryMb / 1024) * (billedMs / 1000) * PRICES.lambdaArmGbSecond;
+  const lambdaRequests = PRICES.lambdaRequestsPerMillion;
+  const apiGateway = PRICES.httpApiRequestsPerMillion;
+  const dynamo = line.rru * PRICES.dynamoRruPerMillion + line.wru * PRICES.dynamoWruPerMillion;
+  return {
+    billedMs,
+    lambdaCompute,
+    lambdaRequests,
+    apiGateway,
+    dynamo,
+    total: lambdaCompute + lambdaRequests + apiGateway + dynamo,
+  };
+}
+
+export const costBench: BenchModule = {
+  id: "cost",
+  title: "6. Estimated AWS cost per million captures",
+  async run(ctx) {
+    const envelope = ctx.results.envelope?.data as Record<string, Stats> | undefined;
+    const capacity = ctx.results.capacity?.data as Record<string, CaseFigures> | undefined;
+    const baseline = ctx.results.baseline?.data as
+      | {
+          figures: Record<string, Record<"ours" | "theirs", Stats>>;
+          baselineCapacity: Record<"fresh" | "replay", { rru: number; wru: number }>;
+          timedCases: Record<string, Stats>;
+        }
+      | undefined;
+    const bundles = ctx.results.bundles?.data as
+      | { memory?: Record<string, { maxRssKb: number }> }
+      | undefined;
+    if (!envelope || !capacity || !baseline) {
+      return {
+        tables: [],
+        notes: ["Not computed: it needs the envelope, capacity and baseline modules of the same run."],
+        data: {},
+      };
+    }
+    const memoryMb = functions.capture.memoryMb;
+    const envelopeMs = envelope.serverOpenSeal!.p50;
+    const oursFresh = baseline.figures.c1!.ours.p50;
+    const theirsFresh = baseline.figures.c1!.theirs.p50;
+    const lines: CostLine[] = [
+      {
+        name: "ours, fresh capture (SUCCESS)",
+        durationMs: oursFresh + envelopeMs,
+        rru: capacity.fresh!.rru,
+        wru: capacity.fresh!.wru,
+      },
+      {
+        name: "ours, replay",
+        durationMs: baseline.timedCases.oursReplay!.p50 + envelopeMs,
+        rru: capacity.replay!.rru,
+        wru: capacity.replay!.wru,
+      },
+      {
+        name: "ours, decline",
+        durationMs: baseline.timedCases.oursDecline!.p50 + envelopeMs,
+        rru: capacity.decline!.rru,
+        wru: capacity.decline!.wru,
+      },
+      {
+        name: "baseline (Powertools), fresh capture",
+        durationMs: theirsFresh + envelopeMs,
+        rru: baseline.baselineCapacity.fresh.rru,
+        wru: baseline.baselineCapacity.fresh.wru,
+      },
+      {
+        name: "baseline (Powertools), replay",
+        durationMs: baseline.timedCases.theirsReplay!.p50 + envelopeMs,
+        rru: baseline.baselineCapacity.replay.rru,
+        wru: baseline.baselineCapacity.replay.wru,
+      },
+    ];
+    const rows = lines.map((line) => {
+      const c = perMillion(line, memoryMb);
+      return [
+        line.name,
+        ms(line.durationMs),
+        c.billedMs,
+        usd(c.lambdaCompute),
+        usd(c.lambdaRequests),
+        usd(c.apiGateway),
+        `${num(line.rru, 2)} / ${num(line.wru, 2)}`,
+        usd(c.dynamo),
+        usd(c.total),
+      ];
+    });
+    // Sensitivity: at 512 MB a function gets 512/1769 of a vCPU; if the CPU-bound envelope slowed by that factor.
+    const cpuFactor = MB_PER_VCPU / memoryMb;
+    const slowEnvelope = perMillion(
+      { ...lines[0]!, durationMs: oursFresh + envelopeMs * cpuFactor },
+      memoryMb,
+    );
+    const rss = bundles?.memory?.openpgp?.maxRssKb;
+    return {
+      tables: [
+        {
+          headers: [
+            "per million",
+            "est. duration ms",
+            "billed ms",
+            "Lambda compute",
+            "Lambda requests",
+            "HTTP API",
+            "RRU / WRU per capture",
+            "DynamoDB",
+            "total",
+          ],
+          rows,
+        },
+      ],
+      notes: [
+        `Prices (us-east-1 list, on-demand): Lambda arm64 $${PRICES.lambdaArmGbSecond} per GB-second and $${PRICES.lambdaRequestsPerMillion.toFixed(2)} per million requests; API Gateway HTTP API $${PRICES.httpApiRequestsPerMillion.toFixed(2)} per million requests; DynamoDB on-demand $${PRICES.dynamoWruPerMillion} per million write request units and $${PRICES.dynamoRruPerMillion} per million read request units (transactional writes 2 WRU per KB, strongly consistent reads 1 RRU per 4 KB). No free tier, no data transfer, no CloudWatch Logs (one JSON line per request), no Secrets Manager (keyring re-read every 300 s per warm instance).`,
+        `Lambda: ${memoryMb} MB arm64 (infra/resources.ts)${rss ? `; measured peak RSS of a warm process over the loop: ${num(rss / 1024, 1)} MiB` : ""}. Duration estimate = in-process capture p50 measured in module 4 (sequential; replay and decline timed the same way) + server-side envelope p50 from module 1 (${ms(envelopeMs)} ms), rounded up to the billed 1 ms. That is this machine's figure on DynamoDB Local, not a Lambda measurement.`,
+        `Sensitivity: at ${memoryMb} MB a function has about ${memoryMb}/${MB_PER_VCPU} of a vCPU; if the CPU-bound envelope ran ${num(cpuFactor, 2)}× slower there (an assumption, not measured), a fresh capture would bill ${slowEnvelope.billedMs} ms and cost ${usd(slowEnvelope.total)} per million in total (Lambda compute ${usd(slowEnvelope.lambdaCompute)}).`,
+        "Request units per capture come from module 3 (ours) and module 4 (baseline), computed with DynamoDB's published rules from the measured item sizes; cold first captures of a token (one more read) are rare and left out.",
+      ],
+      headlines: [
+        `Estimated cost per million fresh captures: ours ${usd(perMillion(lines[0]!, memoryMb).total)} (DynamoDB ${usd(perMillion(lines[0]!, memoryMb).dynamo)} of it), the baseline ${usd(perMillion(lines[3]!, memoryMb).total)} (DynamoDB ${usd(perMillion(lines[3]!, memoryMb).dynamo)}).`,
+      ],
+      data: {
+        prices: PRICES,
+        memoryMb,
+        lines: lines.map((l) => ({ ...l, perMillion: perMillion(l, memoryMb) })),
+        sensitivity: { cpuFactor, freshWithSlowEnvelope: slowEnvelope },
+      },
+    };
+  },
+};
