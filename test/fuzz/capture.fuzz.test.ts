@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
-import { ScanCommand, type ScanCommandOutput } from "@aws-sdk/client-dynamodb";
 import fc from "fast-check";
 import { MAX_BODY_BYTES } from "../../infra/local/gateway.ts";
 import type { LocalStack } from "../../infra/local/stack.ts";
@@ -30,6 +29,7 @@ import {
   editArb,
   hostileEditsArb,
 } from "./arbitraries.ts";
+import { countRecords } from "./stack-checks.ts";
 
 /**
  * The capture endpoint over HTTP, through the envelope, on the real local stack: generated and
@@ -49,25 +49,6 @@ const ENVELOPE_CODES = ["INVALID_PAYLOAD_ENCRYPTION", "INVALID_PAYLOAD_SIGNATURE
 const ACCOUNT_OF_TOKEN = new Map(DEMO.tokens.map((t) => [t.googlePaymentToken, t.accountId]));
 const ACCOUNT_OF_MANDATE = new Map(DEMO.mandates.map((m) => [m.mandateId, m.accountId]));
 
-async function countRecords(): Promise<number> {
-  let count = 0;
-  let start: ScanCommandOutput["LastEvaluatedKey"];
-  for (let page = 0; page < 1000; page++) {
-    const out = await stack.dynamodb.send(
-      new ScanCommand({
-        TableName: stack.config.tables.captures,
-        Select: "COUNT",
-        ConsistentRead: true,
-        ...(start && { ExclusiveStartKey: start }),
-      }),
-    );
-    count += out.Count ?? 0;
-    start = out.LastEvaluatedKey;
-    if (!start) return count;
-  }
-  throw new Error("captures table scan did not end");
-}
-
 /** Every balance of every demo account ("acct CUR" → micros) and the number of capture records. */
 async function ledgerState() {
   const all: Record<string, bigint> = {};
@@ -76,7 +57,7 @@ async function ledgerState() {
       all[`${accountId} ${currency}`] = micros;
     }
   }
-  return { balances: all, records: await countRecords() };
+  return { balances: all, records: await countRecords(stack) };
 }
 const before = await ledgerState();
 
