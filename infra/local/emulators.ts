@@ -83,10 +83,14 @@ export async function startDynamoDbLocal(
   } finally {
     probe.destroy();
   }
+  // Whatever ends this process (short of SIGKILL), the JVM must not outlive it as an orphan.
+  const killOnExit = () => child.kill("SIGKILL");
+  process.once("exit", killOnExit);
   return {
     endpoint,
     stop: () =>
       new Promise<void>((resolve) => {
+        process.off("exit", killOnExit);
         if (child.exitCode !== null || child.signalCode !== null) return resolve();
         child.once("exit", () => resolve());
         child.kill("SIGTERM");
