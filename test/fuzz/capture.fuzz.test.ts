@@ -5,7 +5,6 @@ import fc from "fast-check";
 import { MAX_BODY_BYTES } from "../../infra/local/gateway.ts";
 import type { LocalStack } from "../../infra/local/stack.ts";
 import { CaptureResultCode } from "../../shared/protocol/capture.ts";
-import { ErrorResponseCode } from "../../shared/protocol/errors.ts";
 import { open, seal } from "../../shared/security/envelope.ts";
 import {
   capture,
@@ -22,6 +21,8 @@ import { startTestStack } from "../support/stack.ts";
 import {
   buildWire,
   type Case,
+  corruptionArb,
+  corruptWire,
   DEMO,
   deepEditArb,
   demoRequestArb,
@@ -29,7 +30,7 @@ import {
   editArb,
   hostileEditsArb,
 } from "./arbitraries.ts";
-import { countRecords } from "./stack-checks.ts";
+import { assertErrorResponse, countRecords } from "./stack-checks.ts";
 
 /**
  * The capture endpoint over HTTP, through the envelope, on the real local stack: generated and
@@ -41,7 +42,6 @@ import { countRecords } from "./stack-checks.ts";
 const stack: LocalStack = await startTestStack(import.meta.filename);
 const google = await googleKeyring();
 const SECRETS = allSecrets();
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ENVELOPE_CODES = ["INVALID_PAYLOAD_ENCRYPTION", "INVALID_PAYLOAD_SIGNATURE"];
 
 // ---------------------------------------------------------------- the ledger, before and expected
@@ -96,26 +96,6 @@ function book(json: string, answer: Record<string, unknown>) {
 
 // ---------------------------------------------------------------- what every answer must be
 
-function assertErrorResponse(status: number, body: Record<string, unknown>) {
-  const code = body.errorResponseCode;
-  assert.ok(
-    typeof code === "string" && Object.hasOwn(ErrorResponseCode, code),
-    `errorResponseCode ${code} is documented`,
-  );
-  assert.equal(
-    status,
-    ErrorResponseCode[code as keyof typeof ErrorResponseCode],
-    `${code} travels with its status`,
-  );
-  assert.match(String(body.paymentIntegratorErrorIdentifier), UUID);
-  assert.equal(typeof body.errorDescription, "string");
-  assert.match(
-    String((body.responseHeader as { responseTimestamp?: unknown })?.responseTimestamp),
-    /^\d{13}$/,
-  );
-  tally.errors.set(code as string, (tally.errors.get(code as string) ?? 0) + 1);
-}
-
 function assertCaptureResult(body: Record<string, unknown>) {
   const result = body.result as string;
   assert.ok(
@@ -141,7 +121,7 @@ function assertVerifiedAnswer(json: string, reply: Reply) {
     assertCaptureResult(reply.body);
     book(json, reply.body);
   } else {
-    assertErrorResponse(reply.status, reply.body);
+    assertErrorResponse(reply.status, reply.body, tally.errors);
   }
   assert.deepEqual(leaks([reply.text], SECRETS), [], "the answer names no customer secret");
 }
@@ -174,7 +154,7 @@ async function assertWireAnswer(plaintext: string, reply: Awaited<ReturnType<typ
     if (reply.status === 200) {
       assertCaptureResult(body);
       book(plaintext, body);
-    } else assertErrorResponse(reply.status, body);
+    } else assertErrorResponse(reply.status, body, tally.errors);
     return;
   }
   assert.equal(
@@ -184,7 +164,7 @@ async function assertWireAnswer(plaintext: string, reply: Awaited<ReturnType<typ
   );
   assert.notEqual(reply.status, 200, what);
   const body = JSON.parse(reply.text) as Record<string, unknown>;
-  assertErrorResponse(reply.status, body);
+  assertErrorResponse(reply.status, body, tally.errors);
   assert.ok(ENVELOPE_CODES.includes(body.errorResponseCode as string), `refused for its envelope: ${what}`);
   assert.deepEqual(leaks([reply.text], SECRETS), []);
 }
@@ -221,59 +201,6 @@ describe("capture fuzz over HTTP: requests sealed as Google", () => {
 });
 
 describe("capture fuzz over HTTP: corrupted wire bodies", () => {
-  type Corruption =
-    | { kind: "flip"; at: number; bit: number }
-    | { kind: "truncate"; keep: number }
-    | { kind: "append"; bytes: Uint8Array }
-    | { kind: "random"; bytes: Uint8Array; padded: boolean }
-    | { kind: "text"; text: string }
-    | { kind: "char"; at: number; char: string }
-    | { kind: "base64" }
-    | { kind: "empty"; text: string };
-  /** A position in the message, uniform (modulo its length; fast-check would favour the first bytes). */
-  const at = fc.noBias(fc.nat());
-  const corruption: fc.Arbitrary<Corruption> = fc.oneof(
-    { weight: 4, arbitrary: fc.record({ kind: fc.constant("flip"), at, bit: fc.nat(7) }) },
-    { weight: 2, arbitrary: fc.record({ kind: fc.constant("truncate"), keep: at }) },
-    {
-      weight: 1,
-      arbitrary: fc.record({
-        kind: fc.constant("append"),
-        bytes: fc.uint8Array({ minLength: 1, maxLength: 64 }),
-      }),
-    },
-    {
-      weight: 2,
-      arbitrary: fc.record({
-        kind: fc.constant("random"),
-        bytes: fc.uint8Array({ maxLength: 2048 }),
-        padded: fc.boolean(),
-      }),
-    },
-    {
-      weight: 1,
-      arbitrary: fc.record({
-        kind: fc.constant("text"),
-        text: fc.string({ maxLength: 200, unit: "binary" }),
-      }),
-    },
-    {
-      weight: 1,
-      arbitrary: fc.record({
-        kind: fc.constant("char"),
-        at,
-        char: fc.constantFrom("+", "/", "=", " ", ".", "é", "\n", "%"),
-      }),
-    },
-    { weight: 1, arbitrary: fc.constant({ kind: "base64" as const }) },
-    {
-      weight: 1,
-      arbitrary: fc.record({
-        kind: fc.constant("empty"),
-        text: fc.constantFrom("", " ", "\n", "=", "==", "A", "AA=="),
-      }),
-    },
-  );
   const contentType = fc.constantFrom(
     "application/octet-stream; charset=utf-8",
     "application/octet-stream",
@@ -282,41 +209,12 @@ describe("capture fuzz over HTTP: corrupted wire bodies", () => {
     undefined,
   );
 
-  function corrupt(wire: string, c: Corruption): string | Buffer {
-    const bytes = Buffer.from(wire, "base64url");
-    switch (c.kind) {
-      case "flip": {
-        const i = c.at % bytes.length;
-        bytes[i] = bytes[i]! ^ (1 << c.bit);
-        return bytes.toString("base64url");
-      }
-      case "truncate":
-        return bytes.subarray(0, c.keep % bytes.length).toString("base64url");
-      case "append":
-        return Buffer.concat([bytes, c.bytes]).toString("base64url");
-      case "random": {
-        const text = Buffer.from(c.bytes).toString("base64url");
-        return c.padded ? text.padEnd(Math.ceil(text.length / 4) * 4, "=") : text;
-      }
-      case "text":
-        return c.text;
-      case "char": {
-        const i = c.at % wire.length;
-        return wire.slice(0, i) + c.char + wire.slice(i + 1);
-      }
-      case "base64":
-        return bytes.toString("base64");
-      case "empty":
-        return c.text;
-    }
-  }
-
   test("bit flips, truncation, trailing bytes, random bytes (padded or not), garbage text, empty", async () => {
     await fc.assert(
-      fc.asyncProperty(corruption, contentType, async (c, type) => {
+      fc.asyncProperty(corruptionArb, contentType, async (c, type) => {
         // A request that would be accepted (a CHARGE_UNDER_LIMIT decline: recorded, nothing debited).
         const plaintext = JSON.stringify(captureRequest({ amount: "500000" }, requestId("fz-wire")));
-        const wire = corrupt(await seal(plaintext, google), c);
+        const wire = corruptWire(await seal(plaintext, google), c);
         await assertWireAnswer(plaintext, await postWire(wire, type));
       }),
       { numRuns: 100 },

@@ -306,7 +306,13 @@ describe("capture: errors have the protocol's code and status, and change nothin
         String((reply.body.responseHeader as { responseTimestamp: string }).responseTimestamp),
         /^\d{13}$/,
       );
-      assert.ok(!reply.text.includes("at ") || !reply.text.includes(".ts:"), "no stack trace");
+      // Exactly the ErrorResponse's members: no stack, no cause, no echo of the request.
+      assert.deepEqual(Object.keys(reply.body).sort(), [
+        "errorDescription",
+        "errorResponseCode",
+        "paymentIntegratorErrorIdentifier",
+        "responseHeader",
+      ]);
       assert.equal(await balance(stack, "acct-demo-main"), before);
       assert.equal(
         (await captureRecords(stack.dynamodb, stack.config.tables.captures)).length,
