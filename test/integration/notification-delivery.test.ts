@@ -51,6 +51,11 @@ const dlqDepth = async () => {
 const attemptsFor = (id: string) => google.attempts.filter((a) => a.request.captureRequestId === id);
 const deliveredFor = (id: string) => google.received.filter((a) => a.request.captureRequestId === id);
 const record = (id: string) => stack.deps.capture.store.get(`${PIAID}#${id}`);
+/**
+ * The stand-in counts a delivery when it answers; the notifier records NOTIFIED only after it has
+ * opened and verified that answer. A test that reads the record waits for the record itself.
+ */
+const notified = async (id: string) => (await record(id))?.notification?.state === "NOTIFIED";
 
 async function approved(amount = "1000000") {
   const id = requestId("notify");
@@ -86,6 +91,9 @@ describe("delivery to Google", () => {
     google.fail("HTTP_500", 12);
     const ids = await Promise.all(Array.from({ length: 5 }, () => approved()));
     await until("all five delivered", () => ids.every((id) => deliveredFor(id).length === 1));
+    await until("all five recorded as notified", async () =>
+      (await Promise.all(ids.map(notified))).every(Boolean),
+    );
     assert.equal(google.refused, 12);
     for (const id of ids) sameEveryTime(id);
     const failedTries = ids
@@ -100,7 +108,7 @@ describe("delivery to Google", () => {
   test("Google slower than our timeout: the try fails as a timeout and the next one delivers", async () => {
     google.fail("SLOW", 1);
     const id = await approved();
-    await until("the success recorded", async () => (await record(id))?.notification?.state === "NOTIFIED");
+    await until("the success recorded", () => notified(id));
     const outcomes = (await record(id))!.notification!.attempts.map((a) => a.outcome);
     assert.deepEqual(outcomes, ["timeout after 400 ms", "SUCCESS"]);
     sameEveryTime(id);
@@ -155,6 +163,7 @@ describe("dead-letter queue and operators", () => {
   test("captures show prints state and delivery history; renotify sends the stored result again", async () => {
     const id = await approved();
     await until("delivered", () => deliveredFor(id).length === 1);
+    await until("recorded as notified", () => notified(id));
     const { stdout } = await ops("captures", "show", PIAID, id);
     assert.match(stdout, /asynchronousCapture\n {2}state: DECIDED/);
     assert.match(stdout, /notification: requestId crn-[^,]+, NOTIFIED/);
