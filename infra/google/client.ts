@@ -86,6 +86,13 @@ export interface CaptureArgs {
   description?: string;
 }
 
+/** The requestHeader Google puts on every call: protocol 1.0.0, a requestId, the time of sending. */
+const requestHeader = (requestId = newRequestId()) => ({
+  protocolVersion: { major: 1, minor: 0, revision: 0 },
+  requestId,
+  requestTimestamp: String(Date.now()),
+});
+
 /** A capture request body as Google builds it. */
 export function captureBody(a: CaptureArgs): Record<string, unknown> {
   const fop = a.mandateId
@@ -99,11 +106,7 @@ export function captureBody(a: CaptureArgs): Record<string, unknown> {
       : { mandateDetails: { mandateId: a.mandateId } }
     : { googlePaymentToken: a.googlePaymentToken };
   return {
-    requestHeader: {
-      protocolVersion: { major: 1, minor: 0, revision: 0 },
-      requestId: a.requestId ?? newRequestId(),
-      requestTimestamp: String(Date.now()),
-    },
+    requestHeader: requestHeader(a.requestId),
     paymentIntegratorAccountId: a.piaid,
     transactionDescription: a.description ?? "Google - Music",
     currencyCode: a.currency,
@@ -112,5 +115,30 @@ export function captureBody(a: CaptureArgs): Record<string, unknown> {
     ...fop,
     ...(a.authenticationRequestId && { authenticationRequestId: a.authenticationRequestId }),
     ...(a.otp && { otpVerification: a.otp }),
+  };
+}
+
+export interface AsynchronousCaptureArgs {
+  piaid: string;
+  amount: string;
+  currency: string;
+  /** UPI: the customer's VPA; otherwise `googlePaymentToken`. */
+  vpa?: string;
+  googlePaymentToken?: string;
+  requestId?: string;
+  description?: string;
+}
+
+/** An asynchronousCapture request body as Google builds it: UPI by VPA, or a tokenized instrument. */
+export function asynchronousCaptureBody(a: AsynchronousCaptureArgs): Record<string, unknown> {
+  return {
+    requestHeader: requestHeader(a.requestId),
+    paymentIntegratorAccountId: a.piaid,
+    transactionDescription: a.description ?? "Google - Music",
+    currencyCode: a.currency,
+    amount: a.amount,
+    ...(a.vpa
+      ? { upiDetails: { vpa: a.vpa } }
+      : { tokenizedInstrumentDetails: { googlePaymentToken: a.googlePaymentToken } }),
   };
 }

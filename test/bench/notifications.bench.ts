@@ -6,7 +6,12 @@ import {
   ReceiveMessageCommand,
   SendMessageCommand,
 } from "@aws-sdk/client-sqs";
-import { callIntegrator, newRequestId, standInGoogleKeyring } from "../../infra/google/client.ts";
+import {
+  asynchronousCaptureBody,
+  callIntegrator,
+  newRequestId,
+  standInGoogleKeyring,
+} from "../../infra/google/client.ts";
 import { KEY_FILES } from "../../infra/local/keys.ts";
 import { startLocalStack } from "../../infra/local/stack.ts";
 import { notificationPath } from "../../shared/adapters/google/notification-client.ts";
@@ -43,18 +48,14 @@ export const notificationsBench: BenchModule = {
       let next = 0;
       const acknowledge = async () => {
         const id = newRequestId("nbench");
-        const body = {
-          requestHeader: {
-            protocolVersion: { major: 1, minor: 0, revision: 0 },
-            requestId: id,
-            requestTimestamp: String(Date.now()),
-          },
-          paymentIntegratorAccountId: PIAID,
-          transactionDescription: "bench",
-          currencyCode: "INR",
+        const body = asynchronousCaptureBody({
+          piaid: PIAID,
           amount: "1000000",
-          tokenizedInstrumentDetails: { googlePaymentToken: tokens[next++ % tokens.length] },
-        };
+          currency: "INR",
+          googlePaymentToken: tokens[next++ % tokens.length]!,
+          requestId: id,
+          description: "bench",
+        });
         const ack = await callIntegrator(stack.url, "/v1/asynchronousCapture", body, { keyring });
         if (ack.body.result !== "ACKNOWLEDGED")
           throw new Error(`not acknowledged: ${JSON.stringify(ack.body)}`);

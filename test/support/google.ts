@@ -1,5 +1,11 @@
 import { resolve } from "node:path";
-import { callIntegrator, type GoogleReply, standInGoogleKeyring } from "../../infra/google/client.ts";
+import {
+  asynchronousCaptureBody,
+  callIntegrator,
+  captureBody,
+  type GoogleReply,
+  standInGoogleKeyring,
+} from "../../infra/google/client.ts";
 import { ensureLocalKeys } from "../../infra/local/keys.ts";
 import type { Keyring } from "../../shared/security/keyring.ts";
 
@@ -17,20 +23,14 @@ export function captureRequest(
   overrides: Record<string, unknown> = {},
   id = requestId(),
 ): Record<string, unknown> {
-  return {
-    requestHeader: {
-      protocolVersion: { major: 1, minor: 0, revision: 0 },
-      requestId: id,
-      requestTimestamp: String(Date.now()),
-    },
-    paymentIntegratorAccountId: PIAID,
-    transactionDescription: "Google - Music",
-    currencyCode: "INR",
+  const body = captureBody({
+    piaid: PIAID,
     amount: "728000000",
-    captureContext: {},
+    currency: "INR",
     googlePaymentToken: "gpt-demo-success",
-    ...overrides,
-  };
+    requestId: id,
+  });
+  return { ...body, ...overrides };
 }
 
 export type Reply = GoogleReply;
@@ -72,8 +72,14 @@ export function asynchronousCaptureRequest(
   overrides: Record<string, unknown> = {},
   id = requestId("async"),
 ): Record<string, unknown> {
-  const { captureContext: _c, googlePaymentToken: _t, ...base } = captureRequest({}, id);
-  return { ...base, upiDetails: { vpa: "customer@demobank" }, ...overrides };
+  const body = asynchronousCaptureBody({
+    piaid: PIAID,
+    amount: "728000000",
+    currency: "INR",
+    vpa: "customer@demobank",
+    requestId: id,
+  });
+  return { ...body, ...overrides };
 }
 
 export const asynchronousCapture = (url: string, body: unknown) => post(url, "/v1/asynchronousCapture", body);
