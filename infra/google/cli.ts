@@ -1,15 +1,17 @@
 /**
- * `npm run google -- capture [options]`: sends a capture as Google would (signed and encrypted
- * with the stand-in Google key), opens and verifies the answer, prints status and JSON.
+ * `npm run google -- capture|asynchronousCapture [options]`: sends the call as Google would (signed
+ * and encrypted with the stand-in Google key), opens and verifies the answer, prints status and JSON.
  */
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { callIntegrator, captureBody, standInGoogleKeyring } from "./client.ts";
+import { asynchronousCaptureBody, callIntegrator, captureBody, standInGoogleKeyring } from "./client.ts";
 
 const USAGE = `usage: npm run google -- capture [options]
+       npm run google -- asynchronousCapture [--vpa <vpa> | --token <gpt>] [options]
 
-  --token <gpt>          googlePaymentToken (default gpt-demo-success)
-  --mandate <id>         mandateDetails.mandateId instead of a token
+  --token <gpt>          googlePaymentToken (capture: default gpt-demo-success)
+  --vpa <vpa>            asynchronousCapture: upiDetails.vpa (default customer@demobank)
+  --mandate <id>         capture: mandateDetails.mandateId instead of a token
   --utn <id>             with --mandate: upcomingTransactionNotificationId
   --auth <id>            authenticationRequestId
   --otp-request <id> --otp <value>   otpVerification
@@ -25,6 +27,7 @@ const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     token: { type: "string" },
+    vpa: { type: "string" },
     mandate: { type: "string" },
     utn: { type: "string" },
     auth: { type: "string" },
@@ -41,25 +44,39 @@ const { values, positionals } = parseArgs({
   },
 });
 
-if (values.help || positionals[0] !== "capture") {
+const method = positionals[0];
+if (values.help || (method !== "capture" && method !== "asynchronousCapture")) {
   console.log(USAGE);
   process.exit(values.help ? 0 : 2);
 }
 try {
-  const body = captureBody({
+  const common = {
     piaid: values.piaid,
     amount: values.amount,
     currency: values.currency,
-    ...(values.mandate
-      ? { mandateId: values.mandate }
-      : { googlePaymentToken: values.token ?? "gpt-demo-success" }),
-    ...(values.utn && { upcomingTransactionNotificationId: values.utn }),
-    ...(values.auth && { authenticationRequestId: values.auth }),
-    ...(values["otp-request"] && { otp: { sendOtpRequestId: values["otp-request"], otp: values.otp ?? "" } }),
     ...(values["request-id"] && { requestId: values["request-id"] }),
-  });
+  };
+  const body =
+    method === "capture"
+      ? captureBody({
+          ...common,
+          ...(values.mandate
+            ? { mandateId: values.mandate }
+            : { googlePaymentToken: values.token ?? "gpt-demo-success" }),
+          ...(values.utn && { upcomingTransactionNotificationId: values.utn }),
+          ...(values.auth && { authenticationRequestId: values.auth }),
+          ...(values["otp-request"] && {
+            otp: { sendOtpRequestId: values["otp-request"], otp: values.otp ?? "" },
+          }),
+        })
+      : asynchronousCaptureBody({
+          ...common,
+          ...(values.token
+            ? { googlePaymentToken: values.token }
+            : { vpa: values.vpa ?? "customer@demobank" }),
+        });
   const keyring = values.plain ? undefined : await standInGoogleKeyring(values.keys);
-  const reply = await callIntegrator(values.url, "/v1/capture", body, { keyring });
+  const reply = await callIntegrator(values.url, `/v1/${method}`, body, { keyring });
   console.log(
     `HTTP ${reply.status}${reply.sealed ? " (signed and encrypted, signature verified)" : " (bare)"}`,
   );
