@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { LocalStack } from "../../infra/local/stack.ts";
-import { capture, captureRequest, requestId } from "../support/google.ts";
+import { sweep } from "../../shared/domain/capture-outcome-service.ts";
+import {
+  asynchronousCapture,
+  asynchronousCaptureRequest,
+  capture,
+  captureRequest,
+  requestId,
+} from "../support/google.ts";
 import { startTestStack } from "../support/stack.ts";
 
 /** A fresh process: the instrument → account binding is not known yet (cold). */
@@ -47,4 +54,28 @@ test("DynamoDB round trips per capture: fresh, replay, decline, cold and warm", 
   const invalid = await commandsOf(captureRequest({ amount: "0" }));
   assert.equal(invalid.reply.status, 400);
   assert.deepEqual(invalid.commands, [], "a request refused by validation touches no table");
+});
+
+test("DynamoDB round trips per sweep: the sparse index, then one read for all the records it found", async () => {
+  const ids = Array.from({ length: 6 }, () => requestId("sweep-budget"));
+  for (const id of ids) {
+    const ack = await asynchronousCapture(stack.url, asynchronousCaptureRequest({ amount: "1000000" }, id));
+    assert.equal(ack.body.result, "ACKNOWLEDGED");
+  }
+  stack.dynamodbCommands.length = 0;
+  // The sweeper's clock past the deadline: all six are due, found in one pass.
+  const swept = await sweep({ ...stack.deps.outcome, now: () => Date.now() + 11 * 60_000 });
+  assert.deepEqual(swept, { expired: 6, enqueued: 0 });
+  // The sweep reads, then writes; the notifier (same process) starts reading once messages are queued.
+  const commands = [...stack.dynamodbCommands];
+  const reads = commands.slice(
+    0,
+    commands.findIndex((c) => /Write|Update|Put/.test(c)),
+  );
+  assert.ok(!commands.includes("ScanCommand"));
+  assert.deepEqual(
+    reads,
+    ["QueryCommand", "QueryCommand", "QueryCommand", "QueryCommand", "BatchGetItemCommand"],
+    "one Query per index shard, then one strongly consistent BatchGetItem; never a Scan, never a GetItem per record",
+  );
 });

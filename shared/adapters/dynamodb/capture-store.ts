@@ -311,11 +311,16 @@ export class DynamoCaptureStore implements CaptureStore {
       );
       for (const item of out.Items ?? []) keys.push(item.pk!.S!);
     }
-    // The index is eventually consistent: act on the record as it is now.
-    const records = await Promise.all(keys.map((k) => this.get(k)));
-    return records.filter(
-      (r): r is CaptureRecord => r !== undefined && this.#sweepAttributes(r) !== undefined,
-    );
+    // The index is eventually consistent: act on the record as it is now (strongly consistent
+    // reads, up to 100 keys per BatchGetItem: a sweep of `limit` ≤ 100 records is one round trip).
+    const table = this.#tables.captures;
+    const items: Item[] = [];
+    for (let i = 0; i < keys.length; i += 100) {
+      const chunk = keys.slice(i, i + 100).map((k) => ({ pk: S(k) }));
+      const out = await this.#batchGetAll({ [table]: { Keys: chunk, ConsistentRead: true } });
+      items.push(...(out[table] ?? []));
+    }
+    return items.map(itemToRecord).filter((r) => this.#sweepAttributes(r) !== undefined);
   }
 
   #consumeOtp(sendOtpRequestId: string): TransactWriteItem {
@@ -407,24 +412,31 @@ export class DynamoCaptureStore implements CaptureStore {
     return items;
   }
 
-  /** One BatchGetItem (plus retries of unprocessed keys, which only throttling produces). */
+  /** The ledger items and the capture record a decision reads, in one BatchGetItem. */
   async #batchGet(ledgerItemKeys: ItemKey[], captureKey?: string) {
-    let request: BatchGetItemCommandInput["RequestItems"] = {
+    const out = await this.#batchGetAll({
       [this.#tables.ledger]: { Keys: dedupe(ledgerItemKeys).map(key), ConsistentRead: true },
       ...(captureKey && { [this.#tables.captures]: { Keys: [{ pk: S(captureKey) }], ConsistentRead: true } }),
-    };
+    });
     const ledger = new Map<string, Item>();
-    let capture: Item | undefined;
-    while (request && Object.keys(request).length > 0) {
+    for (const item of out[this.#tables.ledger] ?? []) ledger.set(item.pk!.S! + item.sk!.S!, item);
+    return { ledger, capture: out[this.#tables.captures]?.[0] };
+  }
+
+  /** One BatchGetItem (≤ 100 keys), plus retries of unprocessed keys, which only throttling produces. */
+  async #batchGetAll(request: BatchGetItemCommandInput["RequestItems"]): Promise<Record<string, Item[]>> {
+    const responses: Record<string, Item[]> = {};
+    let pending = request;
+    while (pending && Object.keys(pending).length > 0) {
       const out: BatchGetItemCommandOutput = await this.#db.send(
-        new BatchGetItemCommand({ RequestItems: request }),
+        new BatchGetItemCommand({ RequestItems: pending }),
       );
-      for (const item of out.Responses?.[this.#tables.ledger] ?? [])
-        ledger.set(item.pk!.S! + item.sk!.S!, item);
-      capture ??= out.Responses?.[this.#tables.captures]?.[0];
-      request = out.UnprocessedKeys;
+      for (const [table, items] of Object.entries(out.Responses ?? {})) {
+        responses[table] = [...(responses[table] ?? []), ...items];
+      }
+      pending = out.UnprocessedKeys;
     }
-    return { ledger, capture };
+    return responses;
   }
 }
 
