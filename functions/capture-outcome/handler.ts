@@ -4,7 +4,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { runtimeConfigFrom } from "../../shared/config.ts";
 import { OutcomeError, recordCaptureOutcome } from "../../shared/domain/capture-outcome-service.ts";
 import { lazyHandler } from "../../shared/http/lazy-handler.ts";
-import { type ServiceDeps, serviceDeps } from "../../shared/runtime.ts";
+import { type LedgerDeps, ledgerDeps } from "../../shared/runtime-ledger.ts";
 import { traced } from "../../shared/tracing.ts";
 
 const json = (statusCode: number, body: unknown): APIGatewayProxyStructuredResultV2 => ({
@@ -18,7 +18,7 @@ const json = (statusCode: number, body: unknown): APIGatewayProxyStructuredResul
  * an acknowledged asynchronous capture. Not Google-facing: IAM-authorised in the cloud, loopback
  * plus a token on the local stack.
  */
-export function createCaptureOutcomeHandler(deps: ServiceDeps) {
+export function createCaptureOutcomeHandler(deps: LedgerDeps) {
   return async (
     event: APIGatewayProxyEventV2,
     context?: Context,
@@ -79,5 +79,5 @@ export function createCaptureOutcomeHandler(deps: ServiceDeps) {
 export const handler = lazyHandler(() =>
   middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
     .use(traced())
-    .handler(createCaptureOutcomeHandler(serviceDeps(runtimeConfigFrom(process.env)))),
+    .handler(createCaptureOutcomeHandler(ledgerDeps(runtimeConfigFrom(process.env)))),
 );

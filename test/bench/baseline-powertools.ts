@@ -15,7 +15,8 @@ import { capture } from "../../shared/domain/capture-service.ts";
 import { parseCaptureRequest } from "../../shared/protocol/capture.ts";
 import { checkRequestHeader } from "../../shared/protocol/common.ts";
 import { invalidField, unknownIdentifier } from "../../shared/protocol/errors.ts";
-import { newTransactionId, serviceDeps } from "../../shared/runtime.ts";
+import { serviceDeps } from "../../shared/runtime.ts";
+import { newTransactionId } from "../../shared/runtime-ledger.ts";
 import {
   type BenchModule,
   benchCapture,

@@ -12,6 +12,7 @@ import { AwsSolutionsChecks, ServerlessChecks } from "cdk-nag";
 import { ENVIRONMENT_NAMES, type EnvironmentName } from "../../infra/cdk/environments.ts";
 import { VISIBILITY_TO_TIMEOUT_RATIO } from "../../infra/cdk/gsp-stack.ts";
 import {
+  type FunctionDefinition,
   type FunctionName,
   functions,
   queues,
@@ -151,6 +152,14 @@ describe("functions", () => {
       assert.ok(code.split("\n").length < code.length / 1000, `${name}: minified`);
       assert.match(code, /\/\/# sourceMappingURL=index\.mjs\.map\s*$/, name);
       assert.ok(existsSync(`${bundle}.map`), `${name}: source map shipped`);
+      // OpenPGP (about 370 KiB minified) only in the bundles of functions that hold keys.
+      const definition: FunctionDefinition = functions[name];
+      const holdsKeys = Boolean(definition.servesGoogle || definition.callsGoogle);
+      assert.equal(
+        code.includes("OpenPGP.js"),
+        holdsKeys,
+        `${name}: openpgp bundled only where keys are used`,
+      );
       const module = await import(pathToFileURL(bundle).href);
       assert.equal(typeof module.handler, "function", `${name}: ${bundle}`);
     }

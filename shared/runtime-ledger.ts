@@ -1,0 +1,77 @@
+import { randomBytes } from "node:crypto";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { DynamoCaptureStore } from "./adapters/dynamodb/capture-store.ts";
+import { sqsNotificationQueue } from "./adapters/sqs/notification-queue.ts";
+import type { RuntimeConfig } from "./config.ts";
+import type { AsynchronousCaptureDeps } from "./domain/asynchronous-capture-service.ts";
+import type { NotificationQueue, OutcomeDeps } from "./domain/capture-outcome-service.ts";
+import { createLogger, type Logger } from "./logging.ts";
+import { tracer } from "./tracing.ts";
+
+/**
+ * What every function needs, and all that the functions which neither serve nor call Google (the
+ * outcome route, the sweeper) need: the store, the queue, the logger. Nothing here imports OpenPGP,
+ * so their bundles carry none of it; `runtime.ts` adds the envelope, the keys and the Google client.
+ */
+
+/** Our transaction id: time-ordered (operators sort by it) and unguessable. */
+export const newTransactionId = () =>
+  `${Date.now().toString(36).padStart(9, "0")}${randomBytes(9).toString("base64url")}`;
+/** Our requestId for a notification (≤ 100 of the protocol's characters). */
+export const newNotificationRequestId = () =>
+  `crn-${Date.now().toString(36)}-${randomBytes(9).toString("base64url")}`;
+
+export interface LedgerDeps {
+  config: RuntimeConfig;
+  dynamodb: DynamoDBClient;
+  logger: Logger;
+  capture: AsynchronousCaptureDeps;
+  outcome: OutcomeDeps;
+}
+
+export interface RuntimeOverrides {
+  dynamodb?: DynamoDBClient;
+  sqs?: SQSClient;
+  logger?: Logger;
+}
+
+const noQueue: NotificationQueue = {
+  enqueue: () => Promise.reject(new Error("NOTIFICATIONS_QUEUE_URL is not configured for this function")),
+};
+
+/** The ledger side of a function, built once per process from its configuration. */
+export function ledgerDeps(config: RuntimeConfig, overrides: RuntimeOverrides = {}): LedgerDeps {
+  const dynamodb = overrides.dynamodb ?? tracer.captureAWSv3Client(new DynamoDBClient({}));
+  const logger = overrides.logger ?? createLogger();
+  const store = new DynamoCaptureStore(dynamodb, config.tables, {
+    enqueueGraceMs: config.enqueueGraceSeconds * 1000,
+  });
+  const queue = config.notificationsQueueUrl
+    ? sqsNotificationQueue(
+        overrides.sqs ?? tracer.captureAWSv3Client(new SQSClient({})),
+        config.notificationsQueueUrl,
+      )
+    : noQueue;
+  const now = Date.now;
+  return {
+    config,
+    dynamodb,
+    logger,
+    capture: {
+      store,
+      piaids: config.piaids,
+      ledgerTimeZone: config.ledgerTimeZone,
+      now,
+      newTransactionId,
+      captureDeadlineMs: config.captureDeadlineSeconds * 1000,
+    },
+    outcome: {
+      store,
+      queue,
+      ledgerTimeZone: config.ledgerTimeZone,
+      now,
+      newRequestId: newNotificationRequestId,
+    },
+  };
+}
