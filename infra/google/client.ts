@@ -73,24 +73,40 @@ let sequence = 0;
 export const newRequestId = (prefix = "g") =>
   `${prefix}-${Date.now().toString(36)}-${process.pid}-${++sequence}`;
 
-export interface CaptureArgs {
+/** What both money-moving calls carry: the header, the PIAID, the description and the amount. */
+export interface PaymentArgs {
   piaid: string;
   amount: string;
   currency: string;
+  requestId?: string;
+  description?: string;
+}
+
+export interface CaptureArgs extends PaymentArgs {
   googlePaymentToken?: string;
   mandateId?: string;
   upcomingTransactionNotificationId?: string;
   authenticationRequestId?: string;
   otp?: { sendOtpRequestId: string; otp: string };
-  requestId?: string;
-  description?: string;
 }
 
-/** The requestHeader Google puts on every call: protocol 1.0.0, a requestId, the time of sending. */
-const requestHeader = (requestId = newRequestId()) => ({
-  protocolVersion: { major: 1, minor: 0, revision: 0 },
-  requestId,
-  requestTimestamp: String(Date.now()),
+export interface AsynchronousCaptureArgs extends PaymentArgs {
+  /** UPI: the customer's VPA; otherwise `googlePaymentToken`. */
+  vpa?: string;
+  googlePaymentToken?: string;
+}
+
+/** The members both calls share, as Google sends them: protocol 1.0.0, a requestId, the time of sending. */
+const payment = (a: PaymentArgs) => ({
+  requestHeader: {
+    protocolVersion: { major: 1, minor: 0, revision: 0 },
+    requestId: a.requestId ?? newRequestId(),
+    requestTimestamp: String(Date.now()),
+  },
+  paymentIntegratorAccountId: a.piaid,
+  transactionDescription: a.description ?? "Google - Music",
+  currencyCode: a.currency,
+  amount: a.amount,
 });
 
 /** A capture request body as Google builds it. */
@@ -106,11 +122,7 @@ export function captureBody(a: CaptureArgs): Record<string, unknown> {
       : { mandateDetails: { mandateId: a.mandateId } }
     : { googlePaymentToken: a.googlePaymentToken };
   return {
-    requestHeader: requestHeader(a.requestId),
-    paymentIntegratorAccountId: a.piaid,
-    transactionDescription: a.description ?? "Google - Music",
-    currencyCode: a.currency,
-    amount: a.amount,
+    ...payment(a),
     captureContext: {},
     ...fop,
     ...(a.authenticationRequestId && { authenticationRequestId: a.authenticationRequestId }),
@@ -118,25 +130,10 @@ export function captureBody(a: CaptureArgs): Record<string, unknown> {
   };
 }
 
-export interface AsynchronousCaptureArgs {
-  piaid: string;
-  amount: string;
-  currency: string;
-  /** UPI: the customer's VPA; otherwise `googlePaymentToken`. */
-  vpa?: string;
-  googlePaymentToken?: string;
-  requestId?: string;
-  description?: string;
-}
-
 /** An asynchronousCapture request body as Google builds it: UPI by VPA, or a tokenized instrument. */
 export function asynchronousCaptureBody(a: AsynchronousCaptureArgs): Record<string, unknown> {
   return {
-    requestHeader: requestHeader(a.requestId),
-    paymentIntegratorAccountId: a.piaid,
-    transactionDescription: a.description ?? "Google - Music",
-    currencyCode: a.currency,
-    amount: a.amount,
+    ...payment(a),
     ...(a.vpa
       ? { upiDetails: { vpa: a.vpa } }
       : { tokenizedInstrumentDetails: { googlePaymentToken: a.googlePaymentToken } }),
