@@ -1,12 +1,11 @@
 import * as v from "valibot";
 import {
-  currencyCode,
   identifier,
   jsonObject,
+  type PaymentRequest,
   parseWith,
-  positiveMicros,
-  RequestHeader,
-  text,
+  paymentEntries,
+  paymentOf,
   unionMember,
 } from "./common.ts";
 
@@ -24,23 +23,14 @@ export type AsynchronousCaptureResultCode = (typeof AsynchronousCaptureResultCod
 export const VPA_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}@[A-Za-z][A-Za-z0-9]{1,63}$/;
 
 const Schema = jsonObject({
-  requestHeader: RequestHeader,
-  paymentIntegratorAccountId: identifier,
-  transactionDescription: text,
-  currencyCode,
-  amount: positiveMicros,
+  ...paymentEntries,
   upiDetails: v.nullish(jsonObject({ vpa: v.pipe(v.string(), v.regex(VPA_PATTERN, "is not a UPI VPA")) })),
   tokenizedInstrumentDetails: v.nullish(jsonObject({ googlePaymentToken: identifier })),
 });
 
 export type AsyncFopDetails = { kind: "VPA"; vpa: string } | { kind: "TOKEN"; googlePaymentToken: string };
 
-export interface AsynchronousCaptureRequest {
-  requestHeader: RequestHeader;
-  paymentIntegratorAccountId: string;
-  transactionDescription: string;
-  currencyCode: string;
-  amount: bigint;
+export interface AsynchronousCaptureRequest extends PaymentRequest {
   fop: AsyncFopDetails;
 }
 
@@ -48,11 +38,7 @@ export function parseAsynchronousCaptureRequest(body: Record<string, unknown>): 
   const r = parseWith(Schema, body);
   const member = unionMember(r, ["upiDetails", "tokenizedInstrumentDetails"] as const, "fopDetails");
   return {
-    requestHeader: r.requestHeader,
-    paymentIntegratorAccountId: r.paymentIntegratorAccountId,
-    transactionDescription: r.transactionDescription,
-    currencyCode: r.currencyCode,
-    amount: r.amount,
+    ...paymentOf(r),
     fop:
       member === "upiDetails"
         ? { kind: "VPA", vpa: r.upiDetails!.vpa }

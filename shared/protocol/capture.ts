@@ -1,13 +1,12 @@
 import * as v from "valibot";
 import {
-  currencyCode,
   identifier,
   jsonObject,
+  type PaymentRequest,
   parseWith,
-  positiveMicros,
+  paymentEntries,
+  paymentOf,
   type RawResult,
-  RequestHeader,
-  text,
   unionMember,
 } from "./common.ts";
 
@@ -37,11 +36,7 @@ export const CaptureResultCode = [
 export type CaptureResultCode = (typeof CaptureResultCode)[number];
 
 const CaptureRequestSchema = jsonObject({
-  requestHeader: RequestHeader,
-  paymentIntegratorAccountId: identifier,
-  transactionDescription: text,
-  currencyCode,
-  amount: positiveMicros,
+  ...paymentEntries,
   captureContext: jsonObject({ userIpAddress: v.nullish(v.pipe(v.string(), v.maxLength(64))) }),
   // Optional members may be absent or null (proto3 JSON writes a default as null).
   googlePaymentToken: v.nullish(identifier),
@@ -66,12 +61,7 @@ export type AccountVerification =
   | { kind: "AUTHENTICATION"; authenticationRequestId: string }
   | { kind: "OTP"; sendOtpRequestId: string; otp: string };
 
-export interface CaptureRequest {
-  requestHeader: RequestHeader;
-  paymentIntegratorAccountId: string;
-  transactionDescription: string;
-  currencyCode: string;
-  amount: bigint;
+export interface CaptureRequest extends PaymentRequest {
   fop: FopDetails;
   verification: AccountVerification;
 }
@@ -103,11 +93,7 @@ export function parseCaptureRequest(body: Record<string, unknown>): CaptureReque
         ? { kind: "OTP", ...r.otpVerification! }
         : { kind: "NONE" };
   return {
-    requestHeader: r.requestHeader,
-    paymentIntegratorAccountId: r.paymentIntegratorAccountId,
-    transactionDescription: r.transactionDescription,
-    currencyCode: r.currencyCode,
-    amount: r.amount,
+    ...paymentOf(r),
     fop,
     verification,
   };

@@ -43,6 +43,30 @@ export const nonNegativeMicros = v.pipe(
 );
 export const currencyCode = v.pipe(v.string(), v.check(isIso4217, "must be an ISO 4217 code"));
 
+/** The members both money-moving requests (capture, asynchronousCapture) carry, in this order. */
+export const paymentEntries = {
+  requestHeader: RequestHeader,
+  paymentIntegratorAccountId: identifier,
+  transactionDescription: text,
+  currencyCode,
+  amount: positiveMicros,
+};
+export interface PaymentRequest {
+  requestHeader: RequestHeader;
+  paymentIntegratorAccountId: string;
+  transactionDescription: string;
+  currencyCode: string;
+  amount: bigint;
+}
+/** Those members of a parsed request, and nothing else. */
+export const paymentOf = (r: PaymentRequest): PaymentRequest => ({
+  requestHeader: r.requestHeader,
+  paymentIntegratorAccountId: r.paymentIntegratorAccountId,
+  transactionDescription: r.transactionDescription,
+  currencyCode: r.currencyCode,
+  amount: r.amount,
+});
+
 /** Turns the first valibot issue into the protocol's error: absent → MISSING_REQUIRED_FIELD, else INVALID_FIELD_VALUE. */
 export function toProtocolError(issue: v.BaseIssue<unknown>): ProtocolError {
   const path = v.getDotPath(issue) ?? "request";
