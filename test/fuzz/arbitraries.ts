@@ -48,8 +48,9 @@ export const VERIFICATION_MEMBERS = ["authenticationRequestId", "otpVerification
 export const MISSING_FOP = `missing fopDetails (one of ${FOP_MEMBERS.join(", ")})`;
 
 export type FieldType = "object" | "int" | "string";
+export type FieldSpec = { path: Path; type: FieldType };
 /** Every member the capture schema knows, with its JSON type. */
-export const FIELDS: readonly { path: Path; type: FieldType }[] = [
+export const FIELDS: readonly FieldSpec[] = [
   { path: ["requestHeader"], type: "object" },
   { path: ["requestHeader", "protocolVersion"], type: "object" },
   { path: ["requestHeader", "protocolVersion", "major"], type: "int" },
@@ -96,7 +97,6 @@ export const REQUIRED = new Set([
 ]);
 /** Fields whose value the service logs when it looks like an identifier: never put a customer secret there. */
 const LOGGED = new Set(["requestHeader.requestId", "paymentIntegratorAccountId"]);
-const OBJECT_PATHS: Path[] = [[], ...FIELDS.filter((f) => f.type === "object").map((f) => f.path)];
 const KNOWN_KEYS = new Set(FIELDS.map((f) => f.path.at(-1)!));
 
 // ---------------------------------------------------------------- values
@@ -258,24 +258,39 @@ export interface EditOptions {
   maxString?: number;
 }
 
+/** What the edit generators know of one method's request. */
+interface RequestShape {
+  fields: readonly FieldSpec[];
+  /** Values worth trying at a path. */
+  valueFor: (path: Path, type: FieldType, maxString: number) => fc.Arbitrary<unknown>;
+  /** Member names the method does not know. */
+  unknownKey: fc.Arbitrary<string>;
+  /** A union member with a plausible value, to put next to the one already there. */
+  unionMember: fc.Arbitrary<{ key: string; value: unknown }>;
+}
+
 /** One edit of a request: a field removed, replaced, an unknown field added, a union doubled, a clock skew. */
-export function editArb({ maxString = 40 }: EditOptions = {}): fc.Arbitrary<Edit> {
-  const field = fc.constantFrom(...FIELDS);
+function editArbFor(shape: RequestShape, maxString: number): fc.Arbitrary<Edit> {
+  const field = fc.constantFrom(...shape.fields);
+  const objectPaths: Path[] = [[], ...shape.fields.filter((f) => f.type === "object").map((f) => f.path)];
   return fc.oneof(
     { weight: 3, arbitrary: field.map((f): Edit => ({ op: "delete", path: f.path })) },
     {
       weight: 6,
       arbitrary: field.chain((f) =>
-        valueFor(f.path, f.type, maxString).map((value): Edit => ({ op: "set", path: f.path, value })),
+        shape.valueFor(f.path, f.type, maxString).map((value): Edit => ({ op: "set", path: f.path, value })),
       ),
     },
     {
       weight: 2,
       arbitrary: fc
-        .tuple(fc.constantFrom(...OBJECT_PATHS), unknownKey, fc.jsonValue({ maxDepth: 3 }))
+        .tuple(fc.constantFrom(...objectPaths), shape.unknownKey, fc.jsonValue({ maxDepth: 3 }))
         .map(([parent, k, value]): Edit => ({ op: "set", path: [...parent, k], value })),
     },
-    { weight: 2, arbitrary: unionMemberArb.map((m): Edit => ({ op: "set", path: [m.key], value: m.value })) },
+    {
+      weight: 2,
+      arbitrary: shape.unionMember.map((m): Edit => ({ op: "set", path: [m.key], value: m.value })),
+    },
     {
       weight: 1,
       arbitrary: fc
@@ -285,6 +300,10 @@ export function editArb({ maxString = 40 }: EditOptions = {}): fc.Arbitrary<Edit
   );
 }
 
+/** One edit of a capture request. */
+export const editArb = ({ maxString = 40 }: EditOptions = {}): fc.Arbitrary<Edit> =>
+  editArbFor({ fields: FIELDS, valueFor, unknownKey, unionMember: unionMemberArb }, maxString);
+
 const del = (...path: string[]): Edit => ({ op: "delete", path });
 const MANDATE_WITH_UTN = {
   mandateId: "mandate-demo-active",
@@ -292,7 +311,8 @@ const MANDATE_WITH_UTN = {
 };
 const OTP = { sendOtpRequestId: "otp-demo-fresh", otp: WRONG_OTP };
 /** Where a long string goes, what makes the rest of the request hold together around it, its limit. */
-const LONG_TARGETS: { path: Path; prep: Edit[]; limit: number }[] = [
+type LongTarget = { path: Path; prep: Edit[]; limit: number };
+const LONG_TARGETS: LongTarget[] = [
   { path: ["paymentIntegratorAccountId"], prep: [], limit: 2048 },
   {
     path: ["googlePaymentToken"],
@@ -327,9 +347,9 @@ const LONG_TARGETS: { path: Path; prep: Edit[]; limit: number }[] = [
  * A string up to (and just past) a field's length limit, in characters of 1 to 4 UTF-8 bytes (the
  * limits count UTF-16 units), with the edits that keep the rest of the request valid around it.
  */
-export function hostileEditsArb(): fc.Arbitrary<Edit[]> {
+function longEditsArb(targets: LongTarget[]): fc.Arbitrary<Edit[]> {
   return fc
-    .constantFrom(...LONG_TARGETS)
+    .constantFrom(...targets)
     .chain(({ path, prep, limit }) =>
       fc
         .tuple(
@@ -339,22 +359,30 @@ export function hostileEditsArb(): fc.Arbitrary<Edit[]> {
         .map(([unit, length]): Edit[] => [...prep, { op: "long", path, unit, length }]),
     );
 }
-export function deepEditArb(maxDepth: number): fc.Arbitrary<Edit> {
+export const hostileEditsArb = () => longEditsArb(LONG_TARGETS);
+
+/** A value nested up to `maxDepth` levels at one of `paths`. */
+function deepEditArbAt(paths: Path[], maxDepth: number): fc.Arbitrary<Edit> {
   return fc
     .tuple(
-      fc.constantFrom<Path>(
-        ["x"],
-        ["captureContext", "x"],
-        ["requestHeader", "x"],
-        ["captureContext"],
-        ["mandateDetails"],
-        ["amount"],
-      ),
+      fc.constantFrom(...paths),
       fc.constantFrom("array" as const, "object" as const),
       fc.integer({ min: 1, max: maxDepth }),
     )
     .map(([path, shape, depth]): Edit => ({ op: "deep", path, shape, depth }));
 }
+export const deepEditArb = (maxDepth: number) =>
+  deepEditArbAt(
+    [
+      ["x"],
+      ["captureContext", "x"],
+      ["requestHeader", "x"],
+      ["captureContext"],
+      ["mandateDetails"],
+      ["amount"],
+    ],
+    maxDepth,
+  );
 
 // ---------------------------------------------------------------- valid requests
 
@@ -399,44 +427,57 @@ export const verificationArb: fc.Arbitrary<Verification> = fc.oneof(
     .map(([sendOtpRequestId, otp]) => ({ otpVerification: { sendOtpRequestId, otp } })),
 );
 
-/** Any request the protocol accepts (for the header check: requestTimestamp is set from `now` when built). */
+/**
+ * The members both methods share, valid, plus up to two members the method does not know, laid out
+ * as Google sends them (requestTimestamp is set from `now` when the case is built).
+ */
+const validPaymentArb = (knownKeys: Set<string>): fc.Arbitrary<Record<string, unknown>> =>
+  fc
+    .record({
+      requestId: fc.stringMatching(REQUEST_ID),
+      minor: fc.oneof(fc.nat(), fc.maxSafeInteger(), fc.integer()),
+      revision: fc.oneof(fc.nat(), fc.maxSafeInteger(), fc.integer()),
+      piaid: identifierArb,
+      description: fc.oneof(
+        fc.string({ maxLength: 200, unit: "binary" }),
+        fc.constant("x".repeat(4096)),
+        fc.constant("𝟘".repeat(2048)),
+      ),
+      currencyCode: fc.constantFrom(...CURRENCIES),
+      amount: fc.oneof(
+        fc.bigInt({ min: 1n, max: INT64_MAX }),
+        fc.constantFrom(1n, INT64_MAX, INT64_MAX - 1n, 728_000_000n),
+      ),
+      extra: fc.dictionary(
+        fc.string({ minLength: 1, maxLength: 10 }).filter((k) => !knownKeys.has(k) && k !== "__proto__"),
+        fc.jsonValue({ maxDepth: 2 }),
+        { maxKeys: 2 },
+      ),
+    })
+    .map((r) => ({
+      ...r.extra,
+      requestHeader: {
+        protocolVersion: { major: 1, minor: r.minor, revision: r.revision },
+        requestId: r.requestId,
+        requestTimestamp: "0",
+        userLocale: "en",
+      },
+      paymentIntegratorAccountId: r.piaid,
+      transactionDescription: r.description,
+      currencyCode: r.currencyCode,
+      amount: String(r.amount),
+    }));
+
+/** Any capture request the protocol accepts. */
 export const validRequestArb: fc.Arbitrary<Record<string, unknown>> = fc
   .record({
-    requestId: fc.stringMatching(REQUEST_ID),
-    minor: fc.oneof(fc.nat(), fc.maxSafeInteger(), fc.integer()),
-    revision: fc.oneof(fc.nat(), fc.maxSafeInteger(), fc.integer()),
-    piaid: identifierArb,
-    description: fc.oneof(
-      fc.string({ maxLength: 200, unit: "binary" }),
-      fc.constant("x".repeat(4096)),
-      fc.constant("𝟘".repeat(2048)),
-    ),
-    currencyCode: fc.constantFrom(...CURRENCIES),
-    amount: fc.oneof(
-      fc.bigInt({ min: 1n, max: INT64_MAX }),
-      fc.constantFrom(1n, INT64_MAX, INT64_MAX - 1n, 728_000_000n),
-    ),
+    payment: validPaymentArb(KNOWN_KEYS),
     ip: fc.option(fc.string({ maxLength: 64 }), { nil: undefined }),
     fop: fopArb,
     verification: verificationArb,
-    extra: fc.dictionary(
-      fc.string({ minLength: 1, maxLength: 10 }).filter((k) => !KNOWN_KEYS.has(k) && k !== "__proto__"),
-      fc.jsonValue({ maxDepth: 2 }),
-      { maxKeys: 2 },
-    ),
   })
   .map((r) => ({
-    ...r.extra,
-    requestHeader: {
-      protocolVersion: { major: 1, minor: r.minor, revision: r.revision },
-      requestId: r.requestId,
-      requestTimestamp: "0",
-      userLocale: "en",
-    },
-    paymentIntegratorAccountId: r.piaid,
-    transactionDescription: r.description,
-    currencyCode: r.currencyCode,
-    amount: String(r.amount),
+    ...r.payment,
     captureContext: r.ip === undefined ? {} : { userIpAddress: r.ip },
     ...r.fop,
     ...r.verification,
@@ -606,7 +647,7 @@ export const ASYNC_FOP_MEMBERS = ["upiDetails", "tokenizedInstrumentDetails"] as
 export const ASYNC_MISSING_FOP = `missing fopDetails (one of ${ASYNC_FOP_MEMBERS.join(", ")})`;
 
 /** Every member the asynchronousCapture schema knows, with its JSON type. */
-export const ASYNC_FIELDS: readonly { path: Path; type: FieldType }[] = [
+export const ASYNC_FIELDS: readonly FieldSpec[] = [
   ...FIELDS.filter((f) => f.path[0] === "requestHeader"),
   { path: ["paymentIntegratorAccountId"], type: "string" },
   { path: ["transactionDescription"], type: "string" },
@@ -627,10 +668,6 @@ export const ASYNC_REQUIRED = new Set([
   "upiDetails.vpa",
   "tokenizedInstrumentDetails.googlePaymentToken",
 ]);
-const ASYNC_OBJECT_PATHS: Path[] = [
-  [],
-  ...ASYNC_FIELDS.filter((f) => f.type === "object").map((f) => f.path),
-];
 const ASYNC_KNOWN_KEYS = new Set(ASYNC_FIELDS.map((f) => f.path.at(-1)!));
 
 /**
@@ -792,37 +829,19 @@ const asyncUnknownKey = fc.oneof(
   ),
 );
 
-/** One edit of an asynchronousCapture request: a field removed, replaced, an unknown one added, a union doubled or nulled, a clock skew. */
-export function asyncEditArb({ maxString = 40 }: EditOptions = {}): fc.Arbitrary<Edit> {
-  const field = fc.constantFrom(...ASYNC_FIELDS);
-  return fc.oneof(
-    { weight: 3, arbitrary: field.map((f): Edit => ({ op: "delete", path: f.path })) },
+/** One edit of an asynchronousCapture request (a union member may also be nulled). */
+export const asyncEditArb = ({ maxString = 40 }: EditOptions = {}): fc.Arbitrary<Edit> =>
+  editArbFor(
     {
-      weight: 6,
-      arbitrary: field.chain((f) =>
-        asyncValueFor(f.path, f.type, maxString).map((value): Edit => ({ op: "set", path: f.path, value })),
-      ),
+      fields: ASYNC_FIELDS,
+      valueFor: asyncValueFor,
+      unknownKey: asyncUnknownKey,
+      unionMember: asyncUnionMemberArb,
     },
-    {
-      weight: 2,
-      arbitrary: fc
-        .tuple(fc.constantFrom(...ASYNC_OBJECT_PATHS), asyncUnknownKey, fc.jsonValue({ maxDepth: 3 }))
-        .map(([parent, k, value]): Edit => ({ op: "set", path: [...parent, k], value })),
-    },
-    {
-      weight: 2,
-      arbitrary: asyncUnionMemberArb.map((m): Edit => ({ op: "set", path: [m.key], value: m.value })),
-    },
-    {
-      weight: 1,
-      arbitrary: fc
-        .oneof(fc.integer({ min: -60_000, max: 60_000 }), fc.integer({ min: -1e13, max: 1e13 }))
-        .map((offsetMs): Edit => ({ op: "timestamp", offsetMs })),
-    },
+    maxString,
   );
-}
 
-const ASYNC_LONG_TARGETS: { path: Path; prep: Edit[]; limit: number }[] = [
+const ASYNC_LONG_TARGETS: LongTarget[] = [
   { path: ["paymentIntegratorAccountId"], prep: [], limit: 2048 },
   {
     path: ["tokenizedInstrumentDetails", "googlePaymentToken"],
@@ -840,16 +859,6 @@ const ASYNC_LONG_TARGETS: { path: Path; prep: Edit[]; limit: number }[] = [
  * VPAs whose handle and PSP run up to and past theirs (255 and 64).
  */
 export function asyncHostileEditsArb(): fc.Arbitrary<Edit[]> {
-  const long = fc
-    .constantFrom(...ASYNC_LONG_TARGETS)
-    .chain(({ path, prep, limit }) =>
-      fc
-        .tuple(
-          fc.constantFrom("m", "é", "€", "𝟘"),
-          fc.oneof(fc.integer({ min: 1, max: limit + 2 }), fc.integer({ min: limit - 64, max: limit + 2 })),
-        )
-        .map(([unit, length]): Edit[] => [...prep, { op: "long", path, unit, length }]),
-    );
   const longVpa = fc
     .tuple(
       fc.constantFrom("m", "é", "𝟘", "m.", "m-"),
@@ -864,47 +873,30 @@ export function asyncHostileEditsArb(): fc.Arbitrary<Edit[]> {
         value: { vpa: `${unit.repeat(handle).slice(0, handle)}@${"b".repeat(psp)}` },
       },
     ]);
-  return fc.oneof(long, longVpa);
+  return fc.oneof(longEditsArb(ASYNC_LONG_TARGETS), longVpa);
 }
 
-export function asyncDeepEditArb(maxDepth: number): fc.Arbitrary<Edit> {
-  return fc
-    .tuple(
-      fc.constantFrom<Path>(
-        ["x"],
-        ["requestHeader", "x"],
-        ["upiDetails"],
-        ["upiDetails", "x"],
-        ["tokenizedInstrumentDetails"],
-        ["amount"],
-      ),
-      fc.constantFrom("array" as const, "object" as const),
-      fc.integer({ min: 1, max: maxDepth }),
-    )
-    .map(([path, shape, depth]): Edit => ({ op: "deep", path, shape, depth }));
-}
+export const asyncDeepEditArb = (maxDepth: number) =>
+  deepEditArbAt(
+    [
+      ["x"],
+      ["requestHeader", "x"],
+      ["upiDetails"],
+      ["upiDetails", "x"],
+      ["tokenizedInstrumentDetails"],
+      ["amount"],
+    ],
+    maxDepth,
+  );
 
 export type AsyncFop =
   | { upiDetails: { vpa: string } }
   | { tokenizedInstrumentDetails: { googlePaymentToken: string } };
 
-/** Any asynchronousCapture request the protocol accepts (requestTimestamp is set from `now` when built). */
+/** Any asynchronousCapture request the protocol accepts. */
 export const validAsynchronousCaptureRequestArb: fc.Arbitrary<Record<string, unknown>> = fc
   .record({
-    requestId: fc.stringMatching(REQUEST_ID),
-    minor: fc.oneof(fc.nat(), fc.maxSafeInteger(), fc.integer()),
-    revision: fc.oneof(fc.nat(), fc.maxSafeInteger(), fc.integer()),
-    piaid: identifierArb,
-    description: fc.oneof(
-      fc.string({ maxLength: 200, unit: "binary" }),
-      fc.constant("x".repeat(4096)),
-      fc.constant("𝟘".repeat(2048)),
-    ),
-    currencyCode: fc.constantFrom(...CURRENCIES),
-    amount: fc.oneof(
-      fc.bigInt({ min: 1n, max: INT64_MAX }),
-      fc.constantFrom(1n, INT64_MAX, INT64_MAX - 1n, 728_000_000n),
-    ),
+    payment: validPaymentArb(ASYNC_KNOWN_KEYS),
     fop: fc.oneof(
       fc.stringMatching(VPA_PATTERN).map((vpa): AsyncFop => ({ upiDetails: { vpa } })),
       identifierArb.map(
@@ -913,24 +905,9 @@ export const validAsynchronousCaptureRequestArb: fc.Arbitrary<Record<string, unk
     ),
     /** The other member present as null (proto3 JSON writes an unset message so). */
     otherNull: fc.boolean(),
-    extra: fc.dictionary(
-      fc.string({ minLength: 1, maxLength: 10 }).filter((k) => !ASYNC_KNOWN_KEYS.has(k) && k !== "__proto__"),
-      fc.jsonValue({ maxDepth: 2 }),
-      { maxKeys: 2 },
-    ),
   })
   .map((r) => ({
-    ...r.extra,
-    requestHeader: {
-      protocolVersion: { major: 1, minor: r.minor, revision: r.revision },
-      requestId: r.requestId,
-      requestTimestamp: "0",
-      userLocale: "en",
-    },
-    paymentIntegratorAccountId: r.piaid,
-    transactionDescription: r.description,
-    currencyCode: r.currencyCode,
-    amount: String(r.amount),
+    ...r.payment,
     ...r.fop,
     ...(r.otherNull && ("upiDetails" in r.fop ? { tokenizedInstrumentDetails: null } : { upiDetails: null })),
   }));

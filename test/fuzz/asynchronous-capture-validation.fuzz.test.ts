@@ -6,11 +6,8 @@ import {
   parseAsynchronousCaptureRequest,
   VPA_PATTERN,
 } from "../../shared/protocol/asynchronous-capture.ts";
-import { checkRequestHeader } from "../../shared/protocol/common.ts";
-import { ErrorResponseCode, ProtocolError } from "../../shared/protocol/errors.ts";
-import { INT64_MAX } from "../../shared/protocol/money.ts";
 import { capturedLogs, captureServiceLogs } from "../support/log-capture.ts";
-import { allSecrets, leaks } from "../support/secrets.ts";
+import { leaks } from "../support/secrets.ts";
 import {
   ASYNC_FIELDS,
   ASYNC_FOP_MEMBERS,
@@ -21,19 +18,21 @@ import {
   asyncEditArb,
   asyncHostileEditsArb,
   buildWire,
-  type Case,
-  CURRENCIES,
   currencyString,
   demoAsynchronousCaptureRequestArb,
   isDocumentedVpa,
   objectAt,
   otherTypeValue,
-  requestIdString,
-  VALIDATION_CODES,
   validAsynchronousCaptureRequestArb,
   valueAt,
   vpaString,
 } from "./arbitraries.ts";
+import {
+  assertPaymentKept,
+  looseHeaderArb,
+  sharedValidationTests,
+  validationHarness,
+} from "./validation-harness.ts";
 
 /**
  * The validation layer of asynchronousCapture alone (header check, then the asynchronousCapture
@@ -45,57 +44,25 @@ const NOW = Date.now();
 let sequence = 0;
 const nextId = () => `fuzz-async-${++sequence}`;
 
-type Outcome = { ok: AsynchronousCaptureRequest } | { error: ProtocolError };
-/** Every error description produced, to check none names a customer secret. */
-const descriptions: string[] = [];
-const SECRETS = allSecrets();
-
-/** Runs the layer on JSON text (parsed as the edge parses it); any non-ProtocolError is rethrown. */
-function validate(json: string): Outcome {
-  const body: unknown = JSON.parse(json);
-  try {
-    checkRequestHeader(body, NOW);
-    return { ok: parseAsynchronousCaptureRequest(body as Record<string, unknown>) };
-  } catch (error) {
-    if (!(error instanceof ProtocolError)) throw error;
-    descriptions.push(error.description);
-    return { error };
-  }
-}
-
-/** The property every body must satisfy; returns the outcome for more specific checks. */
-function assertOutcome(json: string): Outcome {
-  const outcome = validate(json);
-  if ("error" in outcome) {
-    const { code, status, description } = outcome.error;
-    assert.ok(VALIDATION_CODES.includes(code), `code ${code} is not one the validation layer documents`);
-    assert.equal(status, ErrorResponseCode[code], `${code} travels with ${ErrorResponseCode[code]}`);
-    assert.equal(typeof description, "string");
-    assert.ok(description.length > 0);
-    assert.deepEqual(leaks([description], SECRETS), [], "the description names no customer secret");
-  }
-  return outcome;
-}
-
-const error = (outcome: Outcome, json: string): ProtocolError => {
-  assert.ok("error" in outcome, `expected an error for ${json.slice(0, 300)}`);
-  return outcome.error;
-};
-const parsed = (outcome: Outcome): AsynchronousCaptureRequest => {
-  assert.ok("ok" in outcome, `expected a parsed request, got ${"error" in outcome && outcome.error.message}`);
-  return outcome.ok;
-};
-/** The error of `json` is `code` and its description names `path` (and never its value). */
-function assertFieldError(json: string, code: ErrorResponseCode, path: string) {
-  const e = error(assertOutcome(json), json);
-  assert.equal(e.code, code, `${e.message} (expected ${code} naming ${path})`);
-  assert.ok(e.description.startsWith(`${path} `), `"${e.description}" names ${path}`);
-}
-
+const h = validationHarness<AsynchronousCaptureRequest>(parseAsynchronousCaptureRequest, NOW);
+const { descriptions, assertOutcome, error, parsed, assertFieldError, stamp, withValue } = h;
 const baseArb = fc.oneof(validAsynchronousCaptureRequestArb, demoAsynchronousCaptureRequestArb(nextId));
-const stamp = (base: Record<string, unknown>) => buildWire({ base, edits: [] }, NOW);
-const withValue = (base: Record<string, unknown>, path: readonly string[], value: unknown) =>
-  buildWire({ base, edits: [{ op: "set", path, value }] }, NOW);
+
+describe("asynchronousCapture validation: the properties both methods share", () => {
+  sharedValidationTests(
+    h,
+    {
+      baseArb,
+      editArb: asyncEditArb({ maxString: 300 }),
+      hostileEditsArb: asyncHostileEditsArb(),
+      deepEditArb: asyncDeepEditArb(10_000),
+      fields: ASYNC_FIELDS,
+      runs: { jsonValues: 1000, mutations: 1500 },
+    },
+    NOW,
+  );
+});
+
 /** The base with exactly this UPI member (the token member removed). */
 const withVpa = (base: Record<string, unknown>, vpa: unknown) =>
   buildWire(
@@ -112,29 +79,9 @@ const present = (body: Record<string, unknown>, member: string) =>
   body[member] !== undefined && body[member] !== null;
 
 describe("asynchronousCapture validation: any JSON gets a documented answer", () => {
-  test("arbitrary JSON values as the body", () => {
-    fc.assert(
-      fc.property(fc.jsonValue(), (value) => {
-        assertOutcome(JSON.stringify(value));
-      }),
-      { numRuns: 1000 },
-    );
-  });
-
   test("objects with the request's member names holding arbitrary JSON, VPAs and tokens", () => {
     const members = Object.fromEntries(
       ASYNC_FIELDS.filter((f) => f.path.length === 1).map((f) => [f.path[0]!, fc.jsonValue({ maxDepth: 3 })]),
-    );
-    const header = fc.record(
-      {
-        protocolVersion: fc.oneof(
-          fc.constant({ major: 1, minor: 0, revision: 0 }),
-          fc.record({ major: fc.jsonValue(), minor: fc.jsonValue(), revision: fc.jsonValue() }),
-        ),
-        requestId: fc.oneof(requestIdString, fc.jsonValue()),
-        requestTimestamp: fc.oneof(fc.constant(String(NOW)), fc.jsonValue()),
-      },
-      { requiredKeys: [] },
     );
     const upiDetails = fc.oneof(
       fc.jsonValue({ maxDepth: 2 }),
@@ -152,7 +99,7 @@ describe("asynchronousCapture validation: any JSON gets a documented answer", ()
         fc.record(
           {
             ...members,
-            requestHeader: header,
+            requestHeader: looseHeaderArb(NOW),
             paymentIntegratorAccountId: fc.oneof(fc.constant("InvisiCashIN_INR"), fc.jsonValue()),
             currencyCode: fc.oneof(currencyString, fc.jsonValue()),
             amount: fc.oneof(amountString, fc.jsonValue()),
@@ -168,40 +115,6 @@ describe("asynchronousCapture validation: any JSON gets a documented answer", ()
       { numRuns: 1000 },
     );
   });
-
-  test("mutations of a valid request: fields removed, retyped, nulled, unknown ones added, unions doubled, clock skewed", () => {
-    const caseArb: fc.Arbitrary<Case> = fc.record({
-      base: baseArb,
-      edits: fc.array(asyncEditArb({ maxString: 300 }), { minLength: 1, maxLength: 4 }),
-    });
-    fc.assert(
-      fc.property(caseArb, (c) => {
-        assertOutcome(buildWire(c, NOW));
-      }),
-      { numRuns: 1500 },
-    );
-  });
-
-  test("long identifiers, VPAs and descriptions in 1-4 byte characters, deep nesting", () => {
-    const caseArb: fc.Arbitrary<Case> = fc.record({
-      base: baseArb,
-      edits: fc
-        .array(
-          fc.oneof(
-            asyncHostileEditsArb(),
-            asyncDeepEditArb(10_000).map((e) => [e]),
-          ),
-          { minLength: 1, maxLength: 3 },
-        )
-        .map((lists) => lists.flat()),
-    });
-    fc.assert(
-      fc.property(caseArb, (c) => {
-        assertOutcome(buildWire(c, NOW));
-      }),
-      { numRuns: 200 },
-    );
-  });
 });
 
 describe("asynchronousCapture validation: what a valid request parses to", () => {
@@ -211,12 +124,7 @@ describe("asynchronousCapture validation: what a valid request parses to", () =>
         const json = stamp(base);
         const body = JSON.parse(json) as Record<string, unknown>;
         const r = parsed(assertOutcome(json));
-        assert.equal(typeof r.amount, "bigint");
-        assert.equal(r.amount, BigInt(body.amount as string));
-        assert.equal(r.requestHeader.requestId, valueAt(body, ["requestHeader", "requestId"]));
-        assert.equal(r.paymentIntegratorAccountId, body.paymentIntegratorAccountId);
-        assert.equal(r.transactionDescription, body.transactionDescription);
-        assert.equal(r.currencyCode, body.currencyCode);
+        assertPaymentKept(r, body);
         const fop = present(body, "upiDetails")
           ? { kind: "VPA", vpa: valueAt(body, ["upiDetails", "vpa"]) }
           : {
@@ -224,29 +132,6 @@ describe("asynchronousCapture validation: what a valid request parses to", () =>
               googlePaymentToken: valueAt(body, ["tokenizedInstrumentDetails", "googlePaymentToken"]),
             };
         assert.deepEqual(r.fop, fop);
-      }),
-      { numRuns: 1000 },
-    );
-  });
-
-  test("amount: accepted exactly when it is 1..int64 max in plain ASCII digits, as that BigInt", () => {
-    fc.assert(
-      fc.property(baseArb, amountString, (base, amount) => {
-        const json = withValue(base, ["amount"], amount);
-        const valid = /^[1-9][0-9]{0,18}$/.test(amount) && BigInt(amount) <= INT64_MAX;
-        if (valid) assert.equal(parsed(assertOutcome(json)).amount, BigInt(amount));
-        else assertFieldError(json, "INVALID_FIELD_VALUE", "amount");
-      }),
-      { numRuns: 1000 },
-    );
-  });
-
-  test("currencyCode: accepted exactly when it is an ISO 4217 code, upper case", () => {
-    fc.assert(
-      fc.property(baseArb, currencyString, (base, currency) => {
-        const json = withValue(base, ["currencyCode"], currency);
-        if (CURRENCIES.includes(currency)) assert.equal(parsed(assertOutcome(json)).currencyCode, currency);
-        else assertFieldError(json, "INVALID_FIELD_VALUE", "currencyCode");
       }),
       { numRuns: 1000 },
     );
@@ -339,23 +224,6 @@ describe("asynchronousCapture validation: a refused request names the field", ()
           const e = error(outcome, json);
           assert.deepEqual([e.code, e.description], ["MISSING_REQUIRED_FIELD", ASYNC_MISSING_FOP]);
         }
-      }),
-      { numRuns: 500 },
-    );
-  });
-
-  test("a member replaced by a value of another JSON type (an array is not an object): INVALID_FIELD_VALUE naming it", () => {
-    const caseArb = baseArb.chain((base) =>
-      fc.tuple(
-        fc.constant(base),
-        fc
-          .constantFrom(...ASYNC_FIELDS.filter((f) => objectAt(base, f.path.slice(0, -1)) !== undefined))
-          .chain((f) => fc.tuple(fc.constant(f.path), otherTypeValue(f.type))),
-      ),
-    );
-    fc.assert(
-      fc.property(caseArb, ([base, [path, value]]) => {
-        assertFieldError(withValue(base, path, value), "INVALID_FIELD_VALUE", path.join("."));
       }),
       { numRuns: 500 },
     );
