@@ -1,9 +1,3 @@
-/**
- * `npm run bench`: runs the benchmark modules in sequence on one DynamoDB Local and one SQS emulator,
- * prints each result as markdown tables and writes test/bench/results/latest.md and latest.json.
- * Options: --only=envelope,capture (a subset, in the usual order); --quick (few samples, to try it out).
- */
-import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from "node:os";
@@ -173,14 +167,6 @@ writeFileSync(
     2,
   )}\n`,
 );
-// The repository checks every JSON file's formatting: leave latest.json as Biome would write it.
-try {
-  execFileSync(join(ROOT, "node_modules/.bin/biome"), ["format", "--write", join(RESULTS, "latest.json")], {
-    stdio: "ignore",
-  });
-} catch {
-  log("could not format latest.json with Biome; `biome check` may flag its layout");
-}
 log(`\nwrote ${join(RESULTS, "latest.md")} and latest.json (${totalSeconds} s)`);
 if (Object.keys(failures).length > 0) process.exitCode = 1;
 
