@@ -11,8 +11,11 @@ import {
 } from "../support/google.ts";
 import { startTestStack } from "../support/stack.ts";
 
-/** A fresh process: the instrument → account binding is not known yet (cold). */
-const stack: LocalStack = await startTestStack(import.meta.filename);
+/**
+ * A fresh process: the instrument → account binding is not known yet (cold). No periodic sweeper:
+ * its index queries would land among the commands counted here.
+ */
+const stack: LocalStack = await startTestStack(import.meta.filename, { sweepIntervalMs: 0 });
 
 async function commandsOf(body: Record<string, unknown>) {
   stack.dynamodbCommands.length = 0;
