@@ -521,10 +521,36 @@ export const DEMO_VERIFICATIONS: Verification[] = [
 ];
 const DEMO_AMOUNTS = ["728000000", "150000000000", "500000", "95000000000", "1500000000", "1000000", "1"];
 
-/** A well-formed request on the demo fixture (PIAID InvisiCashIN_INR, INR), any instrument, any amount. */
+/** The members both methods share, on the demo fixture (PIAID InvisiCashIN_INR, INR), any amount. */
+const demoPaymentArb = (requestId: () => string): fc.Arbitrary<Record<string, unknown>> =>
+  fc
+    .record({
+      amount: fc.oneof(
+        fc.constantFrom(...DEMO_AMOUNTS),
+        // 1 to 1 000 INR: what the demo accounts and their limits mostly let through.
+        { weight: 3, arbitrary: fc.bigInt({ min: 1_000_000n, max: 1_000_000_000n }).map(String) },
+        fc.bigInt({ min: 1n, max: 10n ** 12n }).map(String),
+        fc.bigInt({ min: 1n, max: INT64_MAX }).map(String),
+      ),
+      description: fc.string({ maxLength: 40, unit: "binary" }),
+    })
+    .map((r) => ({
+      requestHeader: {
+        protocolVersion: { major: 1, minor: 0, revision: 0 },
+        requestId: requestId(),
+        requestTimestamp: "0",
+      },
+      paymentIntegratorAccountId: "InvisiCashIN_INR",
+      transactionDescription: r.description,
+      currencyCode: "INR",
+      amount: r.amount,
+    }));
+
+/** A well-formed capture on the demo fixture, any instrument, any amount. */
 export const demoRequestArb = (requestId: () => string): fc.Arbitrary<Record<string, unknown>> =>
   fc
     .record({
+      payment: demoPaymentArb(requestId),
       fop: fc.oneof(
         fc.constantFrom(...DEMO_FOPS),
         fc.constantFrom<Fop>(
@@ -537,26 +563,10 @@ export const demoRequestArb = (requestId: () => string): fc.Arbitrary<Record<str
         { weight: 3, arbitrary: fc.constant({}) },
         { weight: 2, arbitrary: fc.constantFrom(...DEMO_VERIFICATIONS) },
       ),
-      amount: fc.oneof(
-        fc.constantFrom(...DEMO_AMOUNTS),
-        // 1 to 1 000 INR: what the demo accounts and their limits mostly let through.
-        { weight: 3, arbitrary: fc.bigInt({ min: 1_000_000n, max: 1_000_000_000n }).map(String) },
-        fc.bigInt({ min: 1n, max: 10n ** 12n }).map(String),
-        fc.bigInt({ min: 1n, max: INT64_MAX }).map(String),
-      ),
-      description: fc.string({ maxLength: 40, unit: "binary" }),
       ip: fc.option(fc.constantFrom("203.0.113.7", "2001:db8::1"), { nil: undefined }),
     })
     .map((r) => ({
-      requestHeader: {
-        protocolVersion: { major: 1, minor: 0, revision: 0 },
-        requestId: requestId(),
-        requestTimestamp: "0",
-      },
-      paymentIntegratorAccountId: "InvisiCashIN_INR",
-      transactionDescription: r.description,
-      currencyCode: "INR",
-      amount: r.amount,
+      ...r.payment,
       captureContext: r.ip === undefined ? {} : { userIpAddress: r.ip },
       ...r.fop,
       ...r.verification,
@@ -927,6 +937,7 @@ export const demoAsynchronousCaptureRequestArb = (
 ): fc.Arbitrary<Record<string, unknown>> =>
   fc
     .record({
+      payment: demoPaymentArb(requestId),
       fop: fc.oneof(
         fc.constantFrom(...DEMO_ASYNC_FOPS),
         fc.constantFrom<AsyncFop>(
@@ -935,23 +946,9 @@ export const demoAsynchronousCaptureRequestArb = (
         ),
       ),
       otherNull: fc.boolean(),
-      amount: fc.oneof(
-        fc.constantFrom(...DEMO_AMOUNTS),
-        { weight: 3, arbitrary: fc.bigInt({ min: 1_000_000n, max: 1_000_000_000n }).map(String) },
-        fc.bigInt({ min: 1n, max: INT64_MAX }).map(String),
-      ),
-      description: fc.string({ maxLength: 40, unit: "binary" }),
     })
     .map((r) => ({
-      requestHeader: {
-        protocolVersion: { major: 1, minor: 0, revision: 0 },
-        requestId: requestId(),
-        requestTimestamp: "0",
-      },
-      paymentIntegratorAccountId: "InvisiCashIN_INR",
-      transactionDescription: r.description,
-      currencyCode: "INR",
-      amount: r.amount,
+      ...r.payment,
       ...r.fop,
       ...(r.otherNull &&
         ("upiDetails" in r.fop ? { tokenizedInstrumentDetails: null } : { upiDetails: null })),
