@@ -14,7 +14,6 @@ import {
   requestId,
   withoutHeader,
 } from "../support/google.ts";
-import { balances } from "../support/ledger.ts";
 import { capturedLogs } from "../support/log-capture.ts";
 import { allSecrets, leaks } from "../support/secrets.ts";
 import { startTestStack } from "../support/stack.ts";
@@ -29,8 +28,18 @@ import {
   type Edit,
   editArb,
   hostileEditsArb,
+  wireContentTypeArb,
 } from "./arbitraries.ts";
-import { assertErrorResponse, countRecords } from "./stack-checks.ts";
+import {
+  assertErrorResponse,
+  BARE,
+  brief,
+  countRecords,
+  demoBalances,
+  ENVELOPE_CODES,
+  postRaw,
+  SEALED,
+} from "./stack-checks.ts";
 
 /**
  * The capture endpoint over HTTP, through the envelope, on the real local stack: generated and
@@ -42,7 +51,6 @@ import { assertErrorResponse, countRecords } from "./stack-checks.ts";
 const stack: LocalStack = await startTestStack(import.meta.filename);
 const google = await googleKeyring();
 const SECRETS = allSecrets();
-const ENVELOPE_CODES = ["INVALID_PAYLOAD_ENCRYPTION", "INVALID_PAYLOAD_SIGNATURE"];
 
 // ---------------------------------------------------------------- the ledger, before and expected
 
@@ -50,15 +58,7 @@ const ACCOUNT_OF_TOKEN = new Map(DEMO.tokens.map((t) => [t.googlePaymentToken, t
 const ACCOUNT_OF_MANDATE = new Map(DEMO.mandates.map((m) => [m.mandateId, m.accountId]));
 
 /** Every balance of every demo account ("acct CUR" → micros) and the number of capture records. */
-async function ledgerState() {
-  const all: Record<string, bigint> = {};
-  for (const { accountId } of DEMO.accounts) {
-    for (const [currency, micros] of Object.entries(await balances(stack, accountId))) {
-      all[`${accountId} ${currency}`] = micros;
-    }
-  }
-  return { balances: all, records: await countRecords(stack) };
-}
+const ledgerState = async () => ({ balances: await demoBalances(stack), records: await countRecords(stack) });
 const before = await ledgerState();
 
 /** What the 200 answers say happened: one record per idempotency key, a debit per SUCCESS. */
@@ -114,7 +114,7 @@ function assertCaptureResult(body: Record<string, unknown>) {
 /** The answer to a request sealed as Google (so verified): sealed back, never 5xx, well-formed. */
 function assertVerifiedAnswer(json: string, reply: Reply) {
   tally.requests += 1;
-  const what = `request ${json.length > 400 ? `${json.slice(0, 400)}…` : json}\nanswer ${reply.status} ${reply.text.slice(0, 300)}`;
+  const what = `request ${brief(json)}\nanswer ${reply.status} ${brief(reply.text, 300)}`;
   assert.ok(reply.status < 500, `never a 5xx\n${what}`);
   assert.equal(reply.sealed, true, `a verified request is answered sealed\n${what}`);
   if (reply.status === 200) {
@@ -131,14 +131,8 @@ async function sendAsGoogle(c: Case) {
   assertVerifiedAnswer(json, await capture(stack.url, json));
 }
 
-async function postWire(wire: string | Buffer, contentType: string | undefined) {
-  const res = await fetch(new URL("/v1/capture", stack.url), {
-    method: "POST",
-    headers: contentType === undefined ? {} : { "content-type": contentType },
-    body: wire,
-  });
-  return { status: res.status, contentType: res.headers.get("content-type") ?? "", text: await res.text() };
-}
+const postWire = (wire: string | Buffer, contentType: string | undefined) =>
+  postRaw(stack.url, "/v1/capture", wire, { "content-type": contentType });
 
 /**
  * The answer to a raw wire body carrying `plaintext` (or nothing Google signed). Bare when the
@@ -147,9 +141,9 @@ async function postWire(wire: string | Buffer, contentType: string | undefined) 
  */
 async function assertWireAnswer(plaintext: string, reply: Awaited<ReturnType<typeof postWire>>) {
   tally.requests += 1;
-  const what = `answer ${reply.status} ${reply.contentType} ${reply.text.slice(0, 300)}`;
+  const what = `answer ${reply.status} ${reply.contentType} ${brief(reply.text, 300)}`;
   assert.ok(reply.status < 500, `never a 5xx: ${what}`);
-  if (reply.contentType === "application/octet-stream; charset=utf-8") {
+  if (reply.contentType === SEALED) {
     const body = JSON.parse(await open(reply.text, google)) as Record<string, unknown>;
     if (reply.status === 200) {
       assertCaptureResult(body);
@@ -157,11 +151,7 @@ async function assertWireAnswer(plaintext: string, reply: Awaited<ReturnType<typ
     } else assertErrorResponse(reply.status, body, tally.errors);
     return;
   }
-  assert.equal(
-    reply.contentType,
-    "application/json; charset=utf-8",
-    `an unverifiable request gets a bare answer: ${what}`,
-  );
+  assert.equal(reply.contentType, BARE, `an unverifiable request gets a bare answer: ${what}`);
   assert.notEqual(reply.status, 200, what);
   const body = JSON.parse(reply.text) as Record<string, unknown>;
   assertErrorResponse(reply.status, body, tally.errors);
@@ -201,17 +191,9 @@ describe("capture fuzz over HTTP: requests sealed as Google", () => {
 });
 
 describe("capture fuzz over HTTP: corrupted wire bodies", () => {
-  const contentType = fc.constantFrom(
-    "application/octet-stream; charset=utf-8",
-    "application/octet-stream",
-    "application/json",
-    "text/plain; charset=utf-8",
-    undefined,
-  );
-
   test("bit flips, truncation, trailing bytes, random bytes (padded or not), garbage text, empty", async () => {
     await fc.assert(
-      fc.asyncProperty(corruptionArb, contentType, async (c, type) => {
+      fc.asyncProperty(corruptionArb, wireContentTypeArb, async (c, type) => {
         // A request that would be accepted (a CHARGE_UNDER_LIMIT decline: recorded, nothing debited).
         const plaintext = JSON.stringify(captureRequest({ amount: "500000" }, requestId("fz-wire")));
         const wire = corruptWire(await seal(plaintext, google), c);
@@ -238,10 +220,10 @@ describe("capture fuzz over HTTP: bodies at and over the 1 MiB payload limit", (
     const sealedBig = await seal(big, google);
     assert.ok(sealedBig.length > MAX_BODY_BYTES);
     const bodies = [
-      ["A".repeat(MAX_BODY_BYTES + 1), "application/octet-stream; charset=utf-8"],
+      ["A".repeat(MAX_BODY_BYTES + 1), SEALED],
       [randomBytes(2 * MAX_BODY_BYTES), "application/octet-stream"],
       ["{".repeat(MAX_BODY_BYTES + 10), "application/json"],
-      [sealedBig, "application/octet-stream; charset=utf-8"],
+      [sealedBig, SEALED],
     ] as const;
     // Several in a row, as a client reusing its connection sends them: each one gets its 413.
     for (const [wire, type] of [...bodies, ...bodies]) {
@@ -256,7 +238,7 @@ describe("capture fuzz over HTTP: bodies at and over the 1 MiB payload limit", (
   });
 
   test("at the limit: garbage of exactly 1 MiB is refused for its envelope, bare", async () => {
-    const reply = await postWire("A".repeat(MAX_BODY_BYTES), "application/octet-stream; charset=utf-8");
+    const reply = await postWire("A".repeat(MAX_BODY_BYTES), SEALED);
     assert.equal(reply.status, 400);
     await assertWireAnswer("{}", reply);
   });

@@ -5,7 +5,7 @@ import { ErrorResponseCode } from "../../shared/protocol/errors.ts";
 import { balances } from "../support/ledger.ts";
 import { DEMO } from "./arbitraries.ts";
 
-/** What the asynchronousCapture and outcome fuzz tests read from a running stack and check every answer against. */
+/** What the fuzz tests over HTTP (capture, asynchronousCapture, outcome) read from a running stack and check every answer against. */
 
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export const ENVELOPE_CODES = ["INVALID_PAYLOAD_ENCRYPTION", "INVALID_PAYLOAD_SIGNATURE"];
