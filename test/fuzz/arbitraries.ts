@@ -652,17 +652,22 @@ export function toJsonText(body: unknown): string {
 
 // ---------------------------------------------------------------- asynchronousCapture
 
+/** The top-level members both methods share (shared/protocol/common.ts `paymentEntries`). */
+const PAYMENT_MEMBERS = new Set([
+  "requestHeader",
+  "paymentIntegratorAccountId",
+  "transactionDescription",
+  "currencyCode",
+  "amount",
+]);
+
 /** The members of asynchronousCapture's fopDetails union (exactly one, non-null). */
 export const ASYNC_FOP_MEMBERS = ["upiDetails", "tokenizedInstrumentDetails"] as const;
 export const ASYNC_MISSING_FOP = `missing fopDetails (one of ${ASYNC_FOP_MEMBERS.join(", ")})`;
 
 /** Every member the asynchronousCapture schema knows, with its JSON type. */
 export const ASYNC_FIELDS: readonly FieldSpec[] = [
-  ...FIELDS.filter((f) => f.path[0] === "requestHeader"),
-  { path: ["paymentIntegratorAccountId"], type: "string" },
-  { path: ["transactionDescription"], type: "string" },
-  { path: ["currencyCode"], type: "string" },
-  { path: ["amount"], type: "string" },
+  ...FIELDS.filter((f) => PAYMENT_MEMBERS.has(f.path[0]!)),
   { path: ["upiDetails"], type: "object" },
   { path: ["upiDetails", "vpa"], type: "string" },
   { path: ["tokenizedInstrumentDetails"], type: "object" },
@@ -670,11 +675,7 @@ export const ASYNC_FIELDS: readonly FieldSpec[] = [
 ];
 /** Members of asynchronousCapture that must be present whenever their parent is. */
 export const ASYNC_REQUIRED = new Set([
-  ...[...REQUIRED].filter((p) => p.startsWith("requestHeader")),
-  "paymentIntegratorAccountId",
-  "transactionDescription",
-  "currencyCode",
-  "amount",
+  ...[...REQUIRED].filter((p) => PAYMENT_MEMBERS.has(p.split(".")[0]!)),
   "upiDetails.vpa",
   "tokenizedInstrumentDetails.googlePaymentToken",
 ]);
