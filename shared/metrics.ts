@@ -2,8 +2,18 @@
 export const METRICS = {
   namespace: "GspIntegrator",
   notifierService: "notifier",
+  sweeperService: "sweeper",
+  envelopeService: "envelope",
   notificationDelivered: "NotificationDelivered",
   notificationFailed: "NotificationFailed",
   /** Google answered 404 with an empty body: it could not verify us (keys or PIAID). */
   googleVerificationFailed: "GoogleVerificationFailed",
+  /** Age of the oldest record the sweeper must act on (a PENDING capture past its deadline, an owed notification). */
+  oldestDueRecordAgeSeconds: "OldestDueRecordAgeSeconds",
+  /** Inbound requests refused by the envelope (401 signature / 400 encryption): a spike means a key mismatch with Google. */
+  envelopeRejected: "EnvelopeRejected",
+  /** Keys in a keyring skipped as unusable (expired, revoked, too weak, no encryption subkey). */
+  keysSkipped: "KeysSkipped",
+  /** Days until the soonest-expiring usable key of either side expires. */
+  keyDaysToExpiry: "KeyDaysToExpiry",
 } as const;
