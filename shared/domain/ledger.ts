@@ -1,5 +1,7 @@
 /** The integrator's own ledger, as plain data. Storage lives in shared/adapters. */
 
+import type { Periods } from "./periods.ts";
+
 export const AccountStatus = [
   "ACTIVE",
   "ON_HOLD",
@@ -24,7 +26,23 @@ export interface CurrencyLimits {
 export interface AccountCurrency {
   balance: bigint;
   limits: CurrencyLimits;
+  /**
+   * The spend counters, kept on the account itself so a debit writes one item. Undefined only on an
+   * account stored in the earlier layout (separate spend items), which the store folds in on first use.
+   */
+  spend?: SpendCounters;
 }
+
+/** Spend in the day and month the counters were last written in (ledger time zone, `Periods` strings). */
+export interface SpendCounters {
+  day?: string;
+  dayAmount: bigint;
+  month?: string;
+  monthAmount: bigint;
+  monthCount: number;
+}
+
+export const NO_SPEND: SpendCounters = { dayAmount: 0n, monthAmount: 0n, monthCount: 0 };
 
 /** Data a risk rule may use; the default rule is configured per account in the fixture. */
 export interface RiskSettings {
@@ -47,6 +65,28 @@ export interface PeriodSpend {
   day: bigint;
   month: bigint;
   monthCount: number;
+}
+
+/**
+ * The periods a debit at `periods` counts in, given the counters as read: the counters' own period when
+ * it is the same or later (another process's clock may be a moment ahead at midnight: never roll back),
+ * else the new one, which starts from zero.
+ */
+export function currentPeriods(counters: SpendCounters, periods: Periods) {
+  const day = counters.day !== undefined && counters.day >= periods.day ? counters.day : periods.day;
+  const month =
+    counters.month !== undefined && counters.month >= periods.month ? counters.month : periods.month;
+  return { day, month, sameDay: day === counters.day, sameMonth: month === counters.month };
+}
+
+/** What the counters say was spent in the current periods. */
+export function spendIn(counters: SpendCounters, periods: Periods): PeriodSpend {
+  const current = currentPeriods(counters, periods);
+  return {
+    day: current.sameDay ? counters.dayAmount : 0n,
+    month: current.sameMonth ? counters.monthAmount : 0n,
+    monthCount: current.sameMonth ? counters.monthCount : 0,
+  };
 }
 
 export const TokenStatus = ["ACTIVE", "INVALIDATED_BY_USER", "REFRESH_REQUIRED"] as const;

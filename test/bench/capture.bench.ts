@@ -7,7 +7,6 @@ import { type LocalStack, startLocalStack } from "../../infra/local/stack.ts";
 import { key, ledgerKeys, N, S } from "../../shared/adapters/dynamodb/items.ts";
 import type { RuntimeConfig } from "../../shared/config.ts";
 import { idempotencyKey } from "../../shared/domain/idempotency.ts";
-import { periodsAt } from "../../shared/domain/periods.ts";
 import { open, seal } from "../../shared/security/envelope.ts";
 import type { Keyring } from "../../shared/security/keyring.ts";
 import {
@@ -226,7 +225,6 @@ async function floorLevel(
   concurrency: number,
 ): Promise<LoadResult> {
   const { ledger, captures } = stack.config.tables;
-  const periods = periodsAt(Date.now(), stack.config.ledgerTimeZone);
   return runLoad({
     total,
     concurrency,
@@ -240,12 +238,7 @@ async function floorLevel(
         new BatchGetItemCommand({
           RequestItems: {
             [ledger]: {
-              Keys: [
-                ledgerKeys.token(tokens[index]!),
-                ledgerKeys.account(accountId),
-                ledgerKeys.daySpend(accountId, "INR", periods.day),
-                ledgerKeys.monthSpend(accountId, "INR", periods.month),
-              ].map(key),
+              Keys: [ledgerKeys.token(tokens[index]!), ledgerKeys.account(accountId)].map(key),
               ConsistentRead: true,
             },
             [captures]: { Keys: [{ pk: S(recordKey) }], ConsistentRead: true },

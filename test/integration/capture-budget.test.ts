@@ -50,8 +50,8 @@ test("DynamoDB round trips per capture: fresh, replay, decline, cold and warm", 
   assert.equal(decline.reply.body.result, "CHARGE_UNDER_LIMIT");
   assert.deepEqual(
     decline.commands,
-    ["BatchGetItemCommand", "TransactWriteItemsCommand"],
-    "decline: one read + one write",
+    ["BatchGetItemCommand", "PutItemCommand"],
+    "decline: one read + one conditional Put",
   );
 
   const invalid = await commandsOf(captureRequest({ amount: "0" }));

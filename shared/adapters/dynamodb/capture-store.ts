@@ -4,8 +4,10 @@ import {
   BatchGetItemCommand,
   type BatchGetItemCommandInput,
   type BatchGetItemCommandOutput,
+  ConditionalCheckFailedException,
   type DynamoDBClient,
   GetItemCommand,
+  PutItemCommand,
   QueryCommand,
   TransactionCanceledException,
   type TransactWriteItem,
@@ -21,7 +23,7 @@ import type {
   Debit,
   DecideOutcome,
 } from "../../domain/capture-service.ts";
-import type { PeriodSpend } from "../../domain/ledger.ts";
+import { spendIn } from "../../domain/ledger.ts";
 import type { Periods } from "../../domain/periods.ts";
 import type { CaptureRequest } from "../../protocol/capture.ts";
 import {
@@ -36,6 +38,7 @@ import {
   N,
   S,
 } from "./items.ts";
+import { debitAccount, foldLegacySpend } from "./ledger-store.ts";
 
 export interface CaptureTables {
   ledger: string;
@@ -93,7 +96,7 @@ export class DynamoCaptureStore implements CaptureStore {
     if (v.kind === "OTP") toRead.push(ledgerKeys.otp(v.sendOtpRequestId));
     if (v.kind === "AUTHENTICATION") toRead.push(ledgerKeys.authentication(v.authenticationRequestId));
     const guessedAccount = this.#accounts.get(instrumentKey.pk);
-    if (guessedAccount) toRead.push(...accountKeys(guessedAccount, request.currencyCode, periods));
+    if (guessedAccount) toRead.push(ledgerKeys.account(guessedAccount));
 
     const items = await this.#batchGet(toRead, captureKey);
     if (items.capture) return { record: itemToRecord(items.capture), facts: emptyFacts() };
@@ -127,10 +130,7 @@ export class DynamoCaptureStore implements CaptureStore {
 
   async readFacts(record: CaptureRecord, periods: Periods): Promise<CaptureFacts> {
     const instrumentKey = { pk: record.instrumentRef, sk: "INSTRUMENT" };
-    const items = await this.#batchGet([
-      instrumentKey,
-      ...accountKeys(record.accountId, record.currencyCode, periods),
-    ]);
+    const items = await this.#batchGet([instrumentKey, ledgerKeys.account(record.accountId)]);
     return this.#factsFor(
       items.ledger.get(instrumentKey.pk + instrumentKey.sk),
       instrumentKey,
@@ -142,7 +142,8 @@ export class DynamoCaptureStore implements CaptureStore {
     );
   }
 
-  /** Instrument, account and spend from items already read; a second read only when the account was not among them. */
+  /** Instrument, account and spend from items already read; a second read only when the account was not among them
+   * (or, once per account currency, to fold the earlier layout's spend items into the account). */
   async #factsFor(
     instrumentItem: Item | undefined,
     instrumentKey: ItemKey,
@@ -158,14 +159,32 @@ export class DynamoCaptureStore implements CaptureStore {
     facts.instrument = instrument;
     facts.instrumentRef = instrumentKey.pk;
     this.#accounts.set(instrumentKey.pk, instrument.accountId);
-    const keys = accountKeys(instrument.accountId, currency, periods);
-    const accountItems =
-      instrument.accountId === accountAlreadyRead ? read : (await this.#batchGet(keys)).ledger;
-    const [acc, day, month] = keys;
-    const accountItem = accountItems.get(acc.pk + acc.sk);
+    const accountKey = ledgerKeys.account(instrument.accountId);
+    let accountItem =
+      instrument.accountId === accountAlreadyRead
+        ? read.get(accountKey.pk + accountKey.sk)
+        : await this.#getLedgerItem(accountKey);
+    for (let fold = 0; accountItem && needsFold(accountItem, currency); fold++) {
+      if (fold === 3)
+        throw new Error(`account ${instrument.accountId}: spend of the earlier layout is still moving`);
+      await foldLegacySpend(
+        this.#db,
+        this.#tables.ledger,
+        instrument.accountId,
+        currency,
+        periods,
+        async (keys) => (await this.#batchGet(keys)).ledger,
+      );
+      accountItem = await this.#getLedgerItem(accountKey);
+    }
     facts.account = accountItem ? itemToAccount(accountItem) : undefined;
-    facts.spend = spendOf(accountItems.get(day.pk + day.sk), accountItems.get(month.pk + month.sk));
+    const counters = facts.account?.currencies[currency]?.spend;
+    if (counters) facts.spend = spendIn(counters, periods);
     return facts;
+  }
+
+  async #getLedgerItem(k: ItemKey): Promise<Item | undefined> {
+    return (await this.#batchGet([k])).ledger.get(k.pk + k.sk);
   }
 
   async write(
@@ -173,6 +192,8 @@ export class DynamoCaptureStore implements CaptureStore {
     debit: Debit | undefined,
     otpToConsume: string | undefined,
   ): Promise<CaptureWriteOutcome> {
+    // A record alone (a decline, a PENDING capture) is one conditional Put: 1 WRU, not a transaction's 2.
+    if (!debit && !otpToConsume) return this.#putRecord(record);
     const items: TransactWriteItem[] = [
       {
         Put: {
@@ -186,7 +207,7 @@ export class DynamoCaptureStore implements CaptureStore {
     ];
     // A matched OTP is spent whatever the result; a concurrent use of it makes this write stale.
     if (otpToConsume) items.push(this.#consumeOtp(otpToConsume));
-    if (debit) items.push(...this.#debit(debit));
+    if (debit) items.push(this.#debit(debit));
     try {
       await this.#db.send(new TransactWriteItemsCommand({ TransactItems: items }));
       return { kind: "COMMITTED" };
@@ -199,6 +220,25 @@ export class DynamoCaptureStore implements CaptureStore {
         if (retryable(error)) return { kind: "STALE" };
       }
       if ((error as Error).name === "TransactionConflictException") return { kind: "STALE" };
+      throw error;
+    }
+  }
+
+  async #putRecord(record: CaptureRecord): Promise<CaptureWriteOutcome> {
+    try {
+      await this.#db.send(
+        new PutItemCommand({
+          TableName: this.#tables.captures,
+          Item: { ...recordToItem(record), ...this.#sweepAttributes(record) },
+          ConditionExpression: "attribute_not_exists(pk)",
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+        }),
+      );
+      return { kind: "COMMITTED" };
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) {
+        return { kind: "KEY_TAKEN", record: error.Item ? itemToRecord(error.Item) : undefined };
+      }
       throw error;
     }
   }
@@ -231,20 +271,26 @@ export class DynamoCaptureStore implements CaptureStore {
       values[":shard"] = sweep.sweepShard;
       values[":at"] = sweep.sweepAt;
     }
-    const items: TransactWriteItem[] = [
-      {
-        Update: {
-          TableName: this.#tables.captures,
-          Key: { pk: S(decided.key) },
-          UpdateExpression: update,
-          // Once decided, immutable: only a PENDING capture moves, and an outcome only before its deadline.
-          ConditionExpression: `#state = :pending AND deadlineMs ${expiring ? "<=" : ">"} :now`,
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-        },
-      },
-    ];
-    if (debit) items.push(...this.#debit(debit));
+    const onRecord = {
+      TableName: this.#tables.captures,
+      Key: { pk: S(decided.key) },
+      UpdateExpression: update,
+      // Once decided, immutable: only a PENDING capture moves, and an outcome only before its deadline.
+      ConditionExpression: `#state = :pending AND deadlineMs ${expiring ? "<=" : ">"} :now`,
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    };
+    // An outcome that moves no money is one conditional Update of the record: 1 WRU, not a transaction's 2.
+    if (!debit) {
+      try {
+        await this.#db.send(new UpdateItemCommand(onRecord));
+        return "COMMITTED";
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) return "NOT_PENDING";
+        throw error;
+      }
+    }
+    const items: TransactWriteItem[] = [{ Update: onRecord }, this.#debit(debit)];
     try {
       await this.#db.send(new TransactWriteItemsCommand({ TransactItems: items }));
       return "COMMITTED";
@@ -335,81 +381,14 @@ export class DynamoCaptureStore implements CaptureStore {
     };
   }
 
-  /**
-   * The debit and the limit counters, each guarded by the facts the decision relied on, so a
-   * concurrent change makes the whole transaction fail instead of overdrawing or overspending.
-   */
-  #debit({ request, facts, periods, instrumentRef }: Debit): TransactWriteItem[] {
-    const account = facts.account!;
-    const limits = account.currencies[request.currencyCode]!.limits;
-    const amount = request.amount;
-    const [accountKey, dayKey, monthKey] = accountKeys(account.accountId, request.currencyCode, periods);
-    const dayCondition =
-      limits.dailyMax === undefined ? undefined : "attribute_not_exists(amount) OR amount <= :room";
-    const monthConditions = [
-      limits.monthlyMax === undefined ? undefined : "(attribute_not_exists(amount) OR amount <= :room)",
-      limits.monthlyCountMax === undefined
-        ? undefined
-        : "(attribute_not_exists(#count) OR #count < :maxCount)",
-    ].filter(Boolean);
-    const items: TransactWriteItem[] = [
-      {
-        Update: {
-          TableName: this.#tables.ledger,
-          Key: key(accountKey),
-          UpdateExpression: "SET currencies.#cur.balance = currencies.#cur.balance - :amount",
-          ConditionExpression:
-            "#status = :active AND fundingSource = :available AND configVersion = :version AND currencies.#cur.balance >= :amount",
-          ExpressionAttributeNames: { "#cur": request.currencyCode, "#status": "status" },
-          ExpressionAttributeValues: {
-            ":amount": N(amount),
-            ":active": S("ACTIVE"),
-            ":available": S("AVAILABLE"),
-            ":version": N(account.configVersion),
-          },
-        },
-      },
-      {
-        Update: {
-          TableName: this.#tables.ledger,
-          Key: key(dayKey),
-          UpdateExpression: "ADD amount :amount",
-          ...(dayCondition && { ConditionExpression: dayCondition }),
-          ExpressionAttributeValues: {
-            ":amount": N(amount),
-            ...(limits.dailyMax !== undefined && { ":room": N(limits.dailyMax - amount) }),
-          },
-        },
-      },
-      {
-        Update: {
-          TableName: this.#tables.ledger,
-          Key: key(monthKey),
-          UpdateExpression: "ADD amount :amount, #count :one",
-          ...(monthConditions.length > 0 && { ConditionExpression: monthConditions.join(" AND ") }),
-          ExpressionAttributeNames: { "#count": "count" },
-          ExpressionAttributeValues: {
-            ":amount": N(amount),
-            ":one": N(1),
-            ...(limits.monthlyMax !== undefined && { ":room": N(limits.monthlyMax - amount) }),
-            ...(limits.monthlyCountMax !== undefined && { ":maxCount": N(limits.monthlyCountMax) }),
-          },
-        },
-      },
-    ];
-    // Tokens and mandates can be switched off meanwhile; VPAs have no state of their own.
-    if (facts.instrument?.kind !== "VPA") {
-      items.push({
-        ConditionCheck: {
-          TableName: this.#tables.ledger,
-          Key: key({ pk: instrumentRef, sk: "INSTRUMENT" }),
-          ConditionExpression: "#status = :active",
-          ExpressionAttributeNames: { "#status": "status" },
-          ExpressionAttributeValues: { ":active": S("ACTIVE") },
-        },
-      });
-    }
-    return items;
+  /** The account debit (ledger-store.ts) of a SUCCESS: balance and spend counters on the one account item. */
+  #debit({ request, facts, periods }: Debit): TransactWriteItem {
+    return debitAccount(this.#tables.ledger, {
+      account: facts.account!,
+      currencyCode: request.currencyCode,
+      amount: request.amount,
+      periods,
+    });
   }
 
   /** The ledger items and the capture record a decision reads, in one BatchGetItem. */
@@ -452,11 +431,11 @@ const RETRYABLE = new Set([
 const retryable = (error: TransactionCanceledException) =>
   (error.CancellationReasons ?? []).every((r) => r.Code === undefined || RETRYABLE.has(r.Code));
 
-const accountKeys = (accountId: string, currency: string, periods: Periods): [ItemKey, ItemKey, ItemKey] => [
-  ledgerKeys.account(accountId),
-  ledgerKeys.daySpend(accountId, currency, periods.day),
-  ledgerKeys.monthSpend(accountId, currency, periods.month),
-];
+/** An account currency still in the earlier layout: its spend counters are in items of their own. */
+const needsFold = (accountItem: Item, currency: string) => {
+  const c = accountItem.currencies?.M?.[currency]?.M;
+  return c !== undefined && c.spend === undefined;
+};
 
 const dedupe = (keys: ItemKey[]) => [...new Map(keys.map((k) => [k.pk + k.sk, k])).values()];
 
@@ -467,12 +446,6 @@ const emptyFacts = (): CaptureFacts => ({
   upcomingTransactionNotification: undefined,
   otp: undefined,
   authenticationRequest: undefined,
-});
-
-const spendOf = (day: Item | undefined, month: Item | undefined): PeriodSpend => ({
-  day: BigInt(day?.amount?.N ?? "0"),
-  month: BigInt(month?.amount?.N ?? "0"),
-  monthCount: Number(month?.count?.N ?? "0"),
 });
 
 const shardOf = (captureKey: string) =>

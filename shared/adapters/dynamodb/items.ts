@@ -6,8 +6,10 @@ import type {
   CurrencyLimits,
   Instrument,
   Otp,
+  SpendCounters,
   UpcomingTransactionNotification,
 } from "../../domain/ledger.ts";
+import { NO_SPEND } from "../../domain/ledger.ts";
 import { secretDigest } from "../../domain/secrets.ts";
 
 type InstrumentRef =
@@ -18,11 +20,12 @@ type InstrumentRef =
 /** Key layout of the ledger table (pk, sk). Tokens are keyed by digest: the raw token is never stored. */
 export const ledgerKeys = {
   account: (accountId: string) => ({ pk: `ACCOUNT#${accountId}`, sk: "ACCOUNT" }),
-  daySpend: (accountId: string, currency: string, day: string) => ({
+  /** The earlier layout's spend items, read only to fold them into the account (see `foldLegacySpend`). */
+  legacyDaySpend: (accountId: string, currency: string, day: string) => ({
     pk: `ACCOUNT#${accountId}`,
     sk: `SPEND#${currency}#D#${day}`,
   }),
-  monthSpend: (accountId: string, currency: string, month: string) => ({
+  legacyMonthSpend: (accountId: string, currency: string, month: string) => ({
     pk: `ACCOUNT#${accountId}`,
     sk: `SPEND#${currency}#M#${month}`,
   }),
@@ -63,7 +66,7 @@ const LIMIT_NAMES = ["transactionMax", "transactionMin", "dailyMax", "monthlyMax
 export function accountToItem(account: Account): Item {
   const currencies: Record<string, AttributeValue> = {};
   for (const [code, c] of Object.entries(account.currencies)) {
-    const m: Item = { balance: N(c.balance) };
+    const m: Item = { balance: N(c.balance), spend: spendToAttribute(c.spend ?? NO_SPEND) };
     for (const name of LIMIT_NAMES) if (c.limits[name] !== undefined) m[name] = N(c.limits[name]);
     if (c.limits.monthlyCountMax !== undefined) m.monthlyCountMax = N(c.limits.monthlyCountMax);
     currencies[code] = { M: m };
@@ -93,7 +96,8 @@ export function itemToAccount(item: Item): Account {
       if (v !== undefined) limits[name] = v;
     }
     if (m.monthlyCountMax?.N !== undefined) limits.monthlyCountMax = Number(m.monthlyCountMax.N);
-    currencies[code] = { balance: big(m.balance) ?? 0n, limits };
+    const spend = attributeToSpend(m.spend);
+    currencies[code] = { balance: big(m.balance) ?? 0n, limits, ...(spend && { spend }) };
   }
   const threshold = big(item.risk?.M?.declineAmountAtOrAbove);
   return {
@@ -103,6 +107,38 @@ export function itemToAccount(item: Item): Account {
     currencies,
     risk: threshold === undefined ? {} : { declineAmountAtOrAbove: threshold },
     configVersion: Number(item.configVersion?.N ?? 0),
+  };
+}
+
+/** Attribute names of the spend counters inside `currencies.<code>.spend` (DAY and MONTH are reserved words). */
+export const SPEND_NAMES = {
+  "#sp": "spend",
+  "#day": "day",
+  "#dayAmount": "dayAmount",
+  "#month": "month",
+  "#monthAmount": "monthAmount",
+  "#monthCount": "monthCount",
+} as const;
+
+const spendToAttribute = (s: SpendCounters): AttributeValue => ({
+  M: {
+    ...(s.day !== undefined && { day: S(s.day) }),
+    dayAmount: N(s.dayAmount),
+    ...(s.month !== undefined && { month: S(s.month) }),
+    monthAmount: N(s.monthAmount),
+    monthCount: N(s.monthCount),
+  },
+});
+
+function attributeToSpend(av: AttributeValue | undefined): SpendCounters | undefined {
+  const m = av?.M;
+  if (!m) return undefined;
+  return {
+    ...(m.day?.S !== undefined && { day: m.day.S }),
+    dayAmount: big(m.dayAmount) ?? 0n,
+    ...(m.month?.S !== undefined && { month: m.month.S }),
+    monthAmount: big(m.monthAmount) ?? 0n,
+    monthCount: Number(m.monthCount?.N ?? 0),
   };
 }
 
