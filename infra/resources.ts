@@ -24,6 +24,18 @@ export interface TableDefinition {
   indexes?: readonly IndexDefinition[];
 }
 
+/**
+ * Sparse: only records the sweeper must act on carry these attributes (a PENDING capture until its
+ * deadline, a notification until it is enqueued), so it never scans. Every record kind that owes Google
+ * a message has it.
+ */
+const sweepIndex = {
+  name: "sweep",
+  partitionKey: { name: "sweepShard", type: "S" },
+  sortKey: { name: "sweepAt", type: "N" },
+  projection: "KEYS_ONLY",
+} as const satisfies IndexDefinition;
+
 export const tables = {
   /** Accounts, balances, spend counters, instruments, OTPs: the integrator's own ledger. */
   ledger: {
@@ -35,16 +47,13 @@ export const tables = {
   captures: {
     name: "captures",
     partitionKey: { name: "pk", type: "S" },
-    indexes: [
-      {
-        // Sparse: only records the sweeper must act on carry these attributes (a PENDING capture
-        // until its deadline, an outcome until its notification is enqueued), so it never scans.
-        name: "sweep",
-        partitionKey: { name: "sweepShard", type: "S" },
-        sortKey: { name: "sweepAt", type: "N" },
-        projection: "KEYS_ONLY",
-      },
-    ],
+    indexes: [sweepIndex],
+  },
+  /** One record per (PIAID, refund requestId): idempotency record, financial record, owed notification. */
+  refunds: {
+    name: "refunds",
+    partitionKey: { name: "pk", type: "S" },
+    indexes: [sweepIndex],
   },
 } as const satisfies Record<string, TableDefinition>;
 
@@ -99,6 +108,22 @@ export const functions = {
     tables: ["ledger", "captures"],
     servesGoogle: true,
   },
+  refund: {
+    entry: "functions/refund/handler.ts",
+    memoryMb: 512,
+    timeoutSeconds: 6,
+    // The capture refunded (read, its refunded total updated), the account credited, the refund recorded.
+    tables: ["ledger", "captures", "refunds"],
+    sendsTo: ["notifications"],
+    servesGoogle: true,
+  },
+  echo: {
+    entry: "functions/echo/handler.ts",
+    memoryMb: 256,
+    timeoutSeconds: 6,
+    tables: [],
+    servesGoogle: true,
+  },
   captureOutcome: {
     entry: "functions/capture-outcome/handler.ts",
     memoryMb: 512,
@@ -111,7 +136,7 @@ export const functions = {
     memoryMb: 512,
     // Well under the queue's visibility timeout (6x, as AWS advises for SQS event sources).
     timeoutSeconds: 10,
-    tables: ["captures"],
+    tables: ["captures", "refunds"],
     consumes: { queue: "notifications", batchSize: 10 },
     callsGoogle: true,
   },
@@ -119,7 +144,7 @@ export const functions = {
     entry: "functions/sweeper/handler.ts",
     memoryMb: 256,
     timeoutSeconds: 60,
-    tables: ["ledger", "captures"],
+    tables: ["ledger", "captures", "refunds"],
     sendsTo: ["notifications"],
     schedule: { everyMinutes: 1 },
   },
@@ -138,6 +163,8 @@ export interface RouteDefinition {
 export const routes = [
   { method: "POST", path: "/v1/capture", function: "capture", auth: "envelope" },
   { method: "POST", path: "/v1/asynchronousCapture", function: "asynchronousCapture", auth: "envelope" },
+  { method: "POST", path: "/v1/refund", function: "refund", auth: "envelope" },
+  { method: "POST", path: "/v1/echo", function: "echo", auth: "envelope" },
   { method: "POST", path: "/internal/v1/captureOutcome", function: "captureOutcome", auth: "iam" },
 ] as const satisfies readonly RouteDefinition[];
 

@@ -24,6 +24,7 @@ const RuntimeEnv = v.object({
   STAGE: v.optional(v.string(), "local"),
   LEDGER_TABLE: v.pipe(v.string(), v.minLength(1)),
   CAPTURES_TABLE: v.pipe(v.string(), v.minLength(1)),
+  REFUNDS_TABLE: v.pipe(v.string(), v.minLength(1)),
   /** JSON object: PIAID → ISO 4217 contract currency. */
   PIAIDS: v.pipe(v.string(), v.parseJson(), v.record(v.string(), currencyCode)),
   MESSAGE_CODEC: MessageCodecName,
@@ -41,6 +42,8 @@ const RuntimeEnv = v.object({
   NOTIFY_BACKOFF_BASE_SECONDS: v.optional(seconds, "10"),
   NOTIFY_BACKOFF_CAP_SECONDS: v.optional(seconds, "900"),
   ENQUEUE_GRACE_SECONDS: v.optional(seconds, "30"),
+  /** refundResultNotification, the backup signal of a refund: some contracts may not want it. */
+  REFUND_NOTIFICATIONS: v.optional(v.picklist(["on", "off"]), "on"),
 });
 
 export type KeysLocation =
@@ -49,7 +52,7 @@ export type KeysLocation =
 
 export interface RuntimeConfig {
   stage: string;
-  tables: { ledger: string; captures: string };
+  tables: { ledger: string; captures: string; refunds: string };
   piaids: Record<string, string>;
   messageCodec: v.InferOutput<typeof MessageCodecName>;
   ledgerTimeZone: string;
@@ -63,6 +66,8 @@ export interface RuntimeConfig {
   notify: { timeoutMs: number; backoffBaseSeconds: number; backoffCapSeconds: number };
   /** How long a writer has to enqueue a recorded outcome before the sweeper does it. */
   enqueueGraceSeconds: number;
+  /** Whether every committed refund owes Google a refundResultNotification. */
+  refundNotifications: boolean;
 }
 
 /** Defaults of the settings a caller building a RuntimeConfig in code may leave out. */
@@ -72,6 +77,7 @@ export const RUNTIME_DEFAULTS = {
   captureDeadlineSeconds: 600,
   notify: { timeoutMs: 5000, backoffBaseSeconds: 10, backoffCapSeconds: 900 },
   enqueueGraceSeconds: 30,
+  refundNotifications: true,
 } as const;
 
 export function runtimeConfigFrom(env: Record<string, string | undefined>): RuntimeConfig {
@@ -92,7 +98,7 @@ export function runtimeConfigFrom(env: Record<string, string | undefined>): Runt
       : undefined;
   return {
     stage: e.STAGE,
-    tables: { ledger: e.LEDGER_TABLE, captures: e.CAPTURES_TABLE },
+    tables: { ledger: e.LEDGER_TABLE, captures: e.CAPTURES_TABLE, refunds: e.REFUNDS_TABLE },
     piaids: e.PIAIDS,
     messageCodec: e.MESSAGE_CODEC,
     ledgerTimeZone: e.LEDGER_TIME_ZONE,
@@ -107,6 +113,7 @@ export function runtimeConfigFrom(env: Record<string, string | undefined>): Runt
       backoffCapSeconds: Number(e.NOTIFY_BACKOFF_CAP_SECONDS),
     },
     enqueueGraceSeconds: Number(e.ENQUEUE_GRACE_SECONDS),
+    refundNotifications: e.REFUND_NOTIFICATIONS === "on",
   };
 }
 
@@ -116,6 +123,7 @@ export function runtimeEnv(config: RuntimeConfig): Record<string, string> {
     STAGE: config.stage,
     LEDGER_TABLE: config.tables.ledger,
     CAPTURES_TABLE: config.tables.captures,
+    REFUNDS_TABLE: config.tables.refunds,
     PIAIDS: JSON.stringify(config.piaids),
     MESSAGE_CODEC: config.messageCodec,
     LEDGER_TIME_ZONE: config.ledgerTimeZone,
@@ -127,6 +135,7 @@ export function runtimeEnv(config: RuntimeConfig): Record<string, string> {
     NOTIFY_BACKOFF_BASE_SECONDS: String(config.notify.backoffBaseSeconds),
     NOTIFY_BACKOFF_CAP_SECONDS: String(config.notify.backoffCapSeconds),
     ENQUEUE_GRACE_SECONDS: String(config.enqueueGraceSeconds),
+    REFUND_NOTIFICATIONS: config.refundNotifications ? "on" : "off",
     ...(config.keys?.source === "files" && { KEYS_DIR: config.keys.dir }),
     ...(config.keys?.source === "secretsmanager" && {
       OUR_KEYS_SECRET_ID: config.keys.ownSecretId,

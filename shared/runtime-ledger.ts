@@ -2,10 +2,12 @@ import { randomBytes } from "node:crypto";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoCaptureStore } from "./adapters/dynamodb/capture-store.ts";
+import { DynamoRefundStore } from "./adapters/dynamodb/refund-store.ts";
 import { sqsNotificationQueue } from "./adapters/sqs/notification-queue.ts";
 import type { RuntimeConfig } from "./config.ts";
 import type { AsynchronousCaptureDeps } from "./domain/asynchronous-capture-service.ts";
-import type { NotificationQueue, OutcomeDeps } from "./domain/capture-outcome-service.ts";
+import type { OutcomeDeps } from "./domain/capture-outcome-service.ts";
+import type { RefundDeps } from "./domain/refund-service.ts";
 import { createLogger, type Logger } from "./logging.ts";
 import { tracer } from "./tracing.ts";
 
@@ -18,9 +20,9 @@ import { tracer } from "./tracing.ts";
 /** Our transaction id: time-ordered (operators sort by it) and unguessable. */
 export const newTransactionId = () =>
   `${Date.now().toString(36).padStart(9, "0")}${randomBytes(9).toString("base64url")}`;
-/** Our requestId for a notification (≤ 100 of the protocol's characters). */
-export const newNotificationRequestId = () =>
-  `crn-${Date.now().toString(36)}-${randomBytes(9).toString("base64url")}`;
+/** Our requestId for a notification (≤ 100 of the protocol's characters); `prefix` names its kind. */
+export const newNotificationRequestId = (prefix = "crn") =>
+  `${prefix}-${Date.now().toString(36)}-${randomBytes(9).toString("base64url")}`;
 
 export interface LedgerDeps {
   config: RuntimeConfig;
@@ -28,6 +30,7 @@ export interface LedgerDeps {
   logger: Logger;
   capture: AsynchronousCaptureDeps;
   outcome: OutcomeDeps;
+  refund: RefundDeps;
 }
 
 export interface RuntimeOverrides {
@@ -36,7 +39,7 @@ export interface RuntimeOverrides {
   logger?: Logger;
 }
 
-const noQueue: NotificationQueue = {
+const noQueue: ReturnType<typeof sqsNotificationQueue> = {
   enqueue: () => Promise.reject(new Error("NOTIFICATIONS_QUEUE_URL is not configured for this function")),
 };
 
@@ -45,6 +48,9 @@ export function ledgerDeps(config: RuntimeConfig, overrides: RuntimeOverrides = 
   const dynamodb = overrides.dynamodb ?? tracer.captureAWSv3Client(new DynamoDBClient({}));
   const logger = overrides.logger ?? createLogger();
   const store = new DynamoCaptureStore(dynamodb, config.tables, {
+    enqueueGraceMs: config.enqueueGraceSeconds * 1000,
+  });
+  const refundStore = new DynamoRefundStore(dynamodb, config.tables, {
     enqueueGraceMs: config.enqueueGraceSeconds * 1000,
   });
   const queue = config.notificationsQueueUrl
@@ -71,7 +77,15 @@ export function ledgerDeps(config: RuntimeConfig, overrides: RuntimeOverrides = 
       queue,
       ledgerTimeZone: config.ledgerTimeZone,
       now,
-      newRequestId: newNotificationRequestId,
+      newRequestId: () => newNotificationRequestId(),
+    },
+    refund: {
+      store: refundStore,
+      queue,
+      piaids: config.piaids,
+      now,
+      newRefundId: newTransactionId,
+      ...(config.refundNotifications && { newNotificationRequestId: () => newNotificationRequestId("rrn") }),
     },
   };
 }

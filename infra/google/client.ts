@@ -96,13 +96,16 @@ export interface AsynchronousCaptureArgs extends PaymentArgs {
   googlePaymentToken?: string;
 }
 
-/** The members both calls share, as Google sends them: protocol 1.0.0, a requestId, the time of sending. */
+/** A request header as Google sends it: protocol 1.0.0, a requestId, the time of sending. */
+export const requestHeader = (requestId = newRequestId()) => ({
+  protocolVersion: { major: 1, minor: 0, revision: 0 },
+  requestId,
+  requestTimestamp: String(Date.now()),
+});
+
+/** The members both calls share, as Google sends them. */
 const payment = (a: PaymentArgs) => ({
-  requestHeader: {
-    protocolVersion: { major: 1, minor: 0, revision: 0 },
-    requestId: a.requestId ?? newRequestId(),
-    requestTimestamp: String(Date.now()),
-  },
+  requestHeader: requestHeader(a.requestId),
   paymentIntegratorAccountId: a.piaid,
   transactionDescription: a.description ?? "Google - Music",
   currencyCode: a.currency,
@@ -129,6 +132,29 @@ export function captureBody(a: CaptureArgs): Record<string, unknown> {
     ...(a.otp && { otpVerification: a.otp }),
   };
 }
+
+export interface RefundArgs {
+  piaid: string;
+  captureRequestId: string;
+  refundAmount: string;
+  currency: string;
+  requestId?: string;
+}
+
+/** A refund request body as Google builds it: part or all of the capture `captureRequestId`. */
+export const refundBody = (a: RefundArgs): Record<string, unknown> => ({
+  requestHeader: requestHeader(a.requestId),
+  paymentIntegratorAccountId: a.piaid,
+  captureRequestId: a.captureRequestId,
+  currencyCode: a.currency,
+  refundAmount: a.refundAmount,
+});
+
+/** An echo request body: Google's connectivity check (and ours, the other way). */
+export const echoBody = (clientMessage: string, requestId?: string): Record<string, unknown> => ({
+  requestHeader: requestHeader(requestId),
+  clientMessage,
+});
 
 /** An asynchronousCapture request body as Google builds it: UPI by VPA, or a tokenized instrument. */
 export function asynchronousCaptureBody(a: AsynchronousCaptureArgs): Record<string, unknown> {

@@ -10,7 +10,9 @@ import type { Context } from "aws-lambda";
 import { createAsynchronousCaptureHandler } from "../../functions/asynchronous-capture/handler.ts";
 import { createCaptureHandler } from "../../functions/capture/handler.ts";
 import { createCaptureOutcomeHandler } from "../../functions/capture-outcome/handler.ts";
+import { createEchoHandler } from "../../functions/echo/handler.ts";
 import { createNotifierHandler } from "../../functions/notifier/handler.ts";
+import { createRefundHandler } from "../../functions/refund/handler.ts";
 import { loadLedger } from "../../shared/adapters/dynamodb/ledger-loader.ts";
 import { RUNTIME_DEFAULTS, type RuntimeConfig } from "../../shared/config.ts";
 import { sweep } from "../../shared/domain/capture-outcome-service.ts";
@@ -43,6 +45,8 @@ export interface LocalStackOptions {
   ledgerSeed?: string;
   piaids?: Record<string, string>;
   ledgerTimeZone?: string;
+  /** Whether refunds owe a refundResultNotification (REFUND_NOTIFICATIONS; on by default). */
+  refundNotifications?: boolean;
   /** Default openpgp; plain-json only when asked (a deployed environment cannot ask). */
   messageCodec?: RuntimeConfig["messageCodec"];
   /** Folder with integrator.private.asc and google.public.asc (required with openpgp). */
@@ -185,6 +189,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       captureDeadlineSeconds: options.captureDeadlineSeconds ?? RUNTIME_DEFAULTS.captureDeadlineSeconds,
       notify: { ...RUNTIME_DEFAULTS.notify, ...options.notify },
       enqueueGraceSeconds: options.enqueueGraceSeconds ?? RUNTIME_DEFAULTS.enqueueGraceSeconds,
+      refundNotifications: options.refundNotifications ?? RUNTIME_DEFAULTS.refundNotifications,
     };
     const deps = serviceDeps(config, { dynamodb, sqs, logger });
     // A bad keyring stops start-up here, with its one-sentence reason.
@@ -198,6 +203,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       capture: createCaptureHandler(deps) as unknown as HttpApiHandler,
       asynchronousCapture: createAsynchronousCaptureHandler(deps) as unknown as HttpApiHandler,
       captureOutcome: createCaptureOutcomeHandler(deps),
+      refund: createRefundHandler(deps) as unknown as HttpApiHandler,
+      echo: createEchoHandler(deps) as unknown as HttpApiHandler,
     };
     const server = createGateway(
       routes.map((r) => ({

@@ -58,4 +58,6 @@ export interface CaptureRecord {
   deadlineMs?: number;
   outcome?: RecordedOutcome;
   notification?: NotificationRecord;
+  /** Σ of the successful refunds of this capture (never more than `amount`). */
+  refundedAmount?: bigint;
 }

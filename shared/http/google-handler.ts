@@ -9,7 +9,15 @@ const ANSWER_MARGIN_MS = 750;
 type Run = (
   body: Record<string, unknown>,
   deadlineMs: number,
-) => Promise<{ response: { result: string }; replayed: boolean; lostRace: boolean; attempts: number }>;
+) => Promise<{
+  /** echo has no result; every other method has one. */
+  response: { result?: string } & Record<string, unknown>;
+  replayed: boolean;
+  lostRace: boolean;
+  attempts: number;
+  /** More fields for the request's log line (identifiers of ours only, never customer data). */
+  log?: Record<string, string>;
+}>;
 
 /** A Google-facing route: the envelope edge, then one domain call bounded by the invocation's deadline. */
 export function googleHandler(deps: ServiceDeps, method: string, run: Run) {
@@ -18,7 +26,10 @@ export function googleHandler(deps: ServiceDeps, method: string, run: Run) {
     .use(gspEndpoint({ method, codec: deps.codec, logger: deps.logger }))
     .handler(async (event, context) => {
       const deadline = Date.now() + context.getRemainingTimeInMillis() - ANSWER_MARGIN_MS;
-      const { response, replayed, lostRace, attempts } = await run(event.gspBody, deadline);
-      return { body: { ...response }, log: { result: response.result, replayed, lostRace, attempts } };
+      const { response, replayed, lostRace, attempts, log } = await run(event.gspBody, deadline);
+      return {
+        body: { ...response },
+        log: { ...(response.result && { result: response.result }), replayed, lostRace, attempts, ...log },
+      };
     });
 }

@@ -16,9 +16,15 @@ const isPlainObject = (x: unknown): x is Record<string, unknown> =>
 export const jsonObject = <E extends v.ObjectEntries>(entries: E) =>
   v.pipe(v.custom<Record<string, unknown>>(isPlainObject, "must be a JSON object"), v.object(entries));
 
+/** A requestId, ours or Google's (also where a request names another one, e.g. a refund's captureRequestId). */
+export const requestIdPattern = v.pipe(
+  v.string(),
+  v.regex(/^[a-zA-Z0-9:_-]{1,100}$/, "must be 1-100 of a-z A-Z 0-9 : - _"),
+);
+
 export const RequestHeader = jsonObject({
   protocolVersion: jsonObject({ major: int, minor: int, revision: int }),
-  requestId: v.pipe(v.string(), v.regex(/^[a-zA-Z0-9:_-]{1,100}$/, "must be 1-100 of a-z A-Z 0-9 : - _")),
+  requestId: requestIdPattern,
   requestTimestamp: epochMillis,
 });
 export type RequestHeader = v.InferOutput<typeof RequestHeader>;

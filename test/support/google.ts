@@ -4,6 +4,7 @@ import {
   callIntegrator,
   captureBody,
   type GoogleReply,
+  refundBody,
   standInGoogleKeyring,
 } from "../../infra/google/client.ts";
 import { ensureLocalKeys } from "../../infra/local/keys.ts";
@@ -60,6 +61,21 @@ export async function post(url: string, path: string, body: unknown): Promise<Re
 }
 
 export const capture = (url: string, body: unknown) => post(url, "/v1/capture", body);
+export const refund = (url: string, body: unknown) => post(url, "/v1/refund", body);
+export const echo = (url: string, body: unknown) => post(url, "/v1/echo", body);
+
+/** A refund of `captureRequestId` as Google sends it; `overrides` replace members. */
+export function refundRequest(
+  captureRequestId: string,
+  refundAmount: string,
+  overrides: Record<string, unknown> = {},
+  id = requestId("refund"),
+): Record<string, unknown> {
+  return {
+    ...refundBody({ piaid: PIAID, captureRequestId, refundAmount, currency: "INR", requestId: id }),
+    ...overrides,
+  };
+}
 
 /** The body without its responseHeader, which differs between two answers to the same request. */
 export const withoutHeader = (body: Record<string, unknown>) => {

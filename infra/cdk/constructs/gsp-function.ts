@@ -87,7 +87,11 @@ export class GspFunction extends Construct {
 
     const config: RuntimeConfig = {
       ...props.runtime,
-      tables: { ledger: resources.tables.ledger.tableName, captures: resources.tables.captures.tableName },
+      tables: {
+        ledger: resources.tables.ledger.tableName,
+        captures: resources.tables.captures.tableName,
+        refunds: resources.tables.refunds.tableName,
+      },
       ...this.bindKeys(resources.keys, props.runtime),
       ...this.bindQueue(resources.queues),
     };

@@ -491,6 +491,30 @@ function attributeToNotification(av: AttributeValue | undefined): NotificationRe
   };
 }
 
+/**
+ * A refund's share of the capture record: its refunded total grows by the refund, only while the
+ * refunds so far leave room for it (Σ refunds never exceeds the captured amount, under any concurrency).
+ */
+export function addRefunded(
+  capturesTable: string,
+  r: { captureKey: string; amount: bigint; capturedAmount: bigint },
+): TransactWriteItem {
+  return {
+    Update: {
+      TableName: capturesTable,
+      Key: { pk: S(r.captureKey) },
+      UpdateExpression: "SET refundedAmount = if_not_exists(refundedAmount, :zero) + :amount",
+      ConditionExpression:
+        "attribute_exists(pk) AND (attribute_not_exists(refundedAmount) OR refundedAmount <= :room)",
+      ExpressionAttributeValues: {
+        ":zero": N(0),
+        ":amount": N(r.amount),
+        ":room": N(r.capturedAmount - r.amount),
+      },
+    },
+  };
+}
+
 export function recordToItem(r: CaptureRecord): Item {
   return {
     pk: S(r.key),
@@ -512,6 +536,7 @@ export function recordToItem(r: CaptureRecord): Item {
     ...(r.deadlineMs !== undefined && { deadlineMs: N(r.deadlineMs) }),
     ...(r.outcome && { outcome: S(JSON.stringify(r.outcome)) }),
     ...(r.notification && { notification: notificationToAttribute(r.notification) }),
+    ...(r.refundedAmount !== undefined && { refundedAmount: N(r.refundedAmount) }),
   };
 }
 
@@ -536,5 +561,6 @@ export function itemToRecord(item: Item): CaptureRecord {
     ...(item.deadlineMs?.N !== undefined && { deadlineMs: Number(item.deadlineMs.N) }),
     ...(item.outcome?.S !== undefined && { outcome: JSON.parse(item.outcome.S) }),
     ...(notification && { notification }),
+    ...(item.refundedAmount?.N !== undefined && { refundedAmount: BigInt(item.refundedAmount.N) }),
   };
 }

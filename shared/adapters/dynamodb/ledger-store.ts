@@ -104,6 +104,29 @@ export function debitAccount(ledgerTable: string, d: AccountDebit): TransactWrit
 }
 
 /**
+ * A refund's credit: back to the account the capture debited, only while it can receive money (ACTIVE,
+ * still holding the currency). Spend counters are left alone: limits count what the customer spent, and
+ * a refund does not give back limit room (as in most cards and wallets). On refusal the account comes
+ * back with the cancellation, so the refund is declined with its status without a second read.
+ */
+export function creditAccount(
+  ledgerTable: string,
+  c: { accountId: string; currencyCode: string; amount: bigint },
+): TransactWriteItem {
+  return {
+    Update: {
+      TableName: ledgerTable,
+      Key: key(ledgerKeys.account(c.accountId)),
+      UpdateExpression: "SET currencies.#cur.balance = currencies.#cur.balance + :amount",
+      ConditionExpression: "#status = :active AND attribute_exists(currencies.#cur)",
+      ExpressionAttributeNames: { "#cur": c.currencyCode, "#status": "status" },
+      ExpressionAttributeValues: { ":amount": N(c.amount), ":active": S("ACTIVE") },
+      ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+    },
+  };
+}
+
+/**
  * Changes an instrument's status and bumps its account's configuration version in one transaction, so a
  * capture decided on the instrument's earlier state fails its debit condition and is decided again: the
  * debit needs no check of the instrument item itself.

@@ -1,16 +1,19 @@
 import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
-import type { NotificationMessage, NotificationQueue } from "../../domain/capture-outcome-service.ts";
+import type { NotificationMessage } from "../../domain/capture-outcome-service.ts";
+import type { RefundNotificationMessage } from "../../domain/refund-service.ts";
 
-/** The notifications queue: each message names one capture record, nothing else. */
-export const sqsNotificationQueue = (client: SQSClient, queueUrl: string): NotificationQueue => ({
-  async enqueue(message: NotificationMessage) {
+/** The notifications queue: each message names one record (a capture or a refund), nothing else. */
+export const sqsNotificationQueue = (client: SQSClient, queueUrl: string) => ({
+  async enqueue(message: NotificationMessage | RefundNotificationMessage) {
+    const { paymentIntegratorAccountId } = message;
     await client.send(
       new SendMessageCommand({
         QueueUrl: queueUrl,
-        MessageBody: JSON.stringify({
-          paymentIntegratorAccountId: message.paymentIntegratorAccountId,
-          captureRequestId: message.captureRequestId,
-        }),
+        MessageBody: JSON.stringify(
+          "refundRequestId" in message
+            ? { paymentIntegratorAccountId, refundRequestId: message.refundRequestId }
+            : { paymentIntegratorAccountId, captureRequestId: message.captureRequestId },
+        ),
       }),
     );
   },

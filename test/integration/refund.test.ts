@@ -1,0 +1,292 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { GetItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import type { LocalStack } from "../../infra/local/stack.ts";
+import { key, ledgerKeys, S } from "../../shared/adapters/dynamodb/items.ts";
+import { loadLedger } from "../../shared/adapters/dynamodb/ledger-loader.ts";
+import { setInstrumentStatus } from "../../shared/adapters/dynamodb/ledger-store.ts";
+import { itemToRefund } from "../../shared/adapters/dynamodb/refund-store.ts";
+import { idempotencyKey } from "../../shared/domain/idempotency.ts";
+import { parseLedgerFixture } from "../../shared/ledger-fixture.ts";
+import {
+  asynchronousCapture,
+  asynchronousCaptureRequest,
+  capture,
+  captureRequest,
+  PIAID,
+  refund,
+  refundRequest,
+  reportOutcome,
+  requestId,
+  withoutHeader,
+} from "../support/google.ts";
+import { balance } from "../support/ledger.ts";
+import { startTestStack } from "../support/stack.ts";
+
+const stack: LocalStack = await startTestStack(import.meta.filename, { sweepIntervalMs: 0 });
+const { ledger: ledgerTable, captures: capturesTable, refunds: refundsTable } = stack.config.tables;
+const INR = 1_000_000n;
+
+/** A fresh account and token of its own per test, so balances are exact whatever runs beside it. */
+let accounts = 0;
+async function customer(status = "ACTIVE") {
+  accounts += 1;
+  const accountId = `acct-refund-${accounts}`;
+  const token = `gpt-refund-${accounts}`;
+  await loadLedger(
+    stack.dynamodb,
+    ledgerTable,
+    parseLedgerFixture({
+      accounts: [{ accountId, status, currencies: { INR: { balance: String(1000n * INR) } } }],
+      tokens: [{ googlePaymentToken: token, accountId, status: "ACTIVE" }],
+      vpas: [{ vpa: `${token}@demobank`, accountId }],
+    }),
+  );
+  return { accountId, token };
+}
+
+async function captured(token: string, amount: bigint) {
+  const id = requestId("captured");
+  const reply = await capture(
+    stack.url,
+    captureRequest({ amount: String(amount), googlePaymentToken: token }, id),
+  );
+  assert.equal(reply.body.result, "SUCCESS");
+  return id;
+}
+
+async function refundedAmountOf(captureRequestId: string) {
+  const out = await stack.dynamodb.send(
+    new GetItemCommand({
+      TableName: capturesTable,
+      Key: { pk: S(idempotencyKey(PIAID, captureRequestId)) },
+      ConsistentRead: true,
+    }),
+  );
+  return BigInt(out.Item?.refundedAmount?.N ?? "0");
+}
+
+async function refundRecord(refundRequestId: string) {
+  const out = await stack.dynamodb.send(
+    new GetItemCommand({
+      TableName: refundsTable,
+      Key: { pk: S(idempotencyKey(PIAID, refundRequestId)) },
+      ConsistentRead: true,
+    }),
+  );
+  return out.Item ? itemToRefund(out.Item) : undefined;
+}
+
+async function setAccountStatus(accountId: string, status: string) {
+  await stack.dynamodb.send(
+    new UpdateItemCommand({
+      TableName: ledgerTable,
+      Key: key(ledgerKeys.account(accountId)),
+      UpdateExpression: "SET #status = :status",
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: { ":status": S(status) },
+    }),
+  );
+}
+
+test("a full refund credits the account the capture debited, and is recorded with our refund id", async () => {
+  const { accountId, token } = await customer();
+  const before = await balance(stack, accountId);
+  const captureId = await captured(token, 50n * INR);
+  const id = requestId("full");
+  const reply = await refund(stack.url, refundRequest(captureId, String(50n * INR), {}, id));
+  assert.equal(reply.status, 200);
+  assert.equal(reply.body.result, "SUCCESS");
+  assert.equal(reply.body.rawResult, undefined);
+  assert.match(String(reply.body.paymentIntegratorRefundId), /^[0-9a-z]{9}[A-Za-z0-9_-]{12}$/);
+  assert.equal(await balance(stack, accountId), before, "debited then credited: back where it was");
+  assert.equal(await refundedAmountOf(captureId), 50n * INR);
+  const record = await refundRecord(id);
+  assert.equal(record?.paymentIntegratorRefundId, reply.body.paymentIntegratorRefundId);
+  assert.equal(record?.captureRequestId, captureId);
+  assert.equal(record?.amount, 50n * INR);
+  assert.equal(record?.accountId, accountId);
+  assert.equal(record?.notification?.state, "OWED", "the refund owes Google its refundResultNotification");
+});
+
+test("partial refunds add up to the capture; one beyond what remains is PRECONDITION_VIOLATION and moves nothing", async () => {
+  const { accountId, token } = await customer();
+  const captureId = await captured(token, 10n * INR);
+  const afterCapture = await balance(stack, accountId);
+  for (const part of [3n, 5n]) {
+    const reply = await refund(stack.url, refundRequest(captureId, String(part * INR)));
+    assert.equal(reply.body.result, "SUCCESS");
+  }
+  assert.equal(await balance(stack, accountId), afterCapture + 8n * INR);
+  const over = await refund(stack.url, refundRequest(captureId, String(3n * INR)));
+  assert.equal(over.status, 400);
+  assert.equal(over.body.errorResponseCode, "PRECONDITION_VIOLATION");
+  assert.equal(await balance(stack, accountId), afterCapture + 8n * INR, "nothing moved");
+  const rest = await refund(stack.url, refundRequest(captureId, String(2n * INR)));
+  assert.equal(rest.body.result, "SUCCESS", "exactly what remains is fine");
+  assert.equal(await refundedAmountOf(captureId), 10n * INR);
+});
+
+test("a retry gets the same answer and credits once; the same requestId for another refund is 412", async () => {
+  const { accountId, token } = await customer();
+  const captureId = await captured(token, 10n * INR);
+  const id = requestId("retry");
+  const first = await refund(stack.url, refundRequest(captureId, String(4n * INR), {}, id));
+  const afterFirst = await balance(stack, accountId);
+  const again = await refund(stack.url, refundRequest(captureId, String(4n * INR), {}, id));
+  assert.equal(again.status, 200);
+  assert.deepEqual(withoutHeader(again.body), withoutHeader(first.body));
+  assert.equal(await balance(stack, accountId), afterFirst, "no second credit");
+  const other = await refund(stack.url, refundRequest(captureId, String(1n * INR), {}, id));
+  assert.equal(other.status, 412);
+  assert.equal(other.body.errorResponseCode, "IDEMPOTENCY_VIOLATION");
+  assert.equal(await refundedAmountOf(captureId), 4n * INR);
+});
+
+test("what cannot be refunded: unknown capture 404, no money moved 400, another currency 400; nothing is stored", async () => {
+  const { accountId, token } = await customer();
+  const unknown = await refund(stack.url, refundRequest("never-captured", String(INR)));
+  assert.equal(unknown.status, 404);
+  assert.equal(unknown.body.errorResponseCode, "INVALID_IDENTIFIER");
+  assert.match(String(unknown.body.errorDescription), /captureRequestId/);
+
+  const declinedId = requestId("declined");
+  const declined = await capture(
+    stack.url,
+    captureRequest({ amount: "500000", googlePaymentToken: "gpt-demo-success" }, declinedId),
+  );
+  assert.equal(declined.body.result, "CHARGE_UNDER_LIMIT");
+  const onDecline = await refund(stack.url, refundRequest(declinedId, "500000"));
+  assert.equal(onDecline.status, 400);
+  assert.equal(onDecline.body.errorResponseCode, "PRECONDITION_VIOLATION");
+
+  const pendingId = requestId("pending");
+  const ack = await asynchronousCapture(
+    stack.url,
+    asynchronousCaptureRequest({ amount: String(INR), upiDetails: { vpa: `${token}@demobank` } }, pendingId),
+  );
+  assert.equal(ack.body.result, "ACKNOWLEDGED");
+  const onPending = await refund(stack.url, refundRequest(pendingId, String(INR)));
+  assert.equal(onPending.status, 400);
+  assert.equal(onPending.body.errorResponseCode, "PRECONDITION_VIOLATION");
+
+  const captureId = await captured(token, 5n * INR);
+  const usd = await refund(stack.url, refundRequest(captureId, String(INR), { currencyCode: "USD" }));
+  assert.equal(usd.status, 400);
+  assert.equal(usd.body.errorResponseCode, "INVALID_FIELD_VALUE");
+
+  const zero = await refund(stack.url, refundRequest(captureId, "0"));
+  assert.equal(zero.body.errorResponseCode, "INVALID_FIELD_VALUE");
+  const missing = await refund(
+    stack.url,
+    refundRequest(captureId, String(INR), { captureRequestId: undefined }),
+  );
+  assert.equal(missing.body.errorResponseCode, "MISSING_REQUIRED_FIELD");
+
+  for (const id of [declinedId, pendingId, captureId, "never-captured"]) {
+    assert.equal(await refundedAmountOf(id), 0n);
+  }
+  const afterAll = await balance(stack, accountId);
+  assert.equal(afterAll, 1000n * INR - 5n * INR, "only the SUCCESS capture moved money");
+});
+
+test("an asynchronous capture approved later is refundable", async () => {
+  const { accountId, token } = await customer();
+  const id = requestId("async-refund");
+  const ack = await asynchronousCapture(
+    stack.url,
+    asynchronousCaptureRequest({ amount: String(7n * INR), upiDetails: { vpa: `${token}@demobank` } }, id),
+  );
+  assert.equal(ack.body.result, "ACKNOWLEDGED");
+  const outcome = await reportOutcome(stack, { captureRequestId: id, outcome: "APPROVED" });
+  assert.equal(outcome.status, 200);
+  const afterDebit = await balance(stack, accountId);
+  const reply = await refund(stack.url, refundRequest(id, String(7n * INR)));
+  assert.equal(reply.body.result, "SUCCESS");
+  assert.equal(await balance(stack, accountId), afterDebit + 7n * INR);
+});
+
+test("the account can no longer receive money: the refund is declined with its code and rawResult, nothing moves", async () => {
+  for (const [status, code] of [
+    ["CLOSED", "ACCOUNT_CLOSED"],
+    ["ON_HOLD", "ACCOUNT_ON_HOLD"],
+    ["CLOSED_FRAUD", "ACCOUNT_CLOSED_FRAUD"],
+    ["CLOSED_ACCOUNT_TAKEN_OVER", "ACCOUNT_CLOSED_ACCOUNT_TAKEN_OVER"],
+  ] as const) {
+    const { accountId, token } = await customer();
+    const captureId = await captured(token, 5n * INR);
+    await setAccountStatus(accountId, status);
+    const before = await balance(stack, accountId);
+    const id = requestId("refused");
+    const reply = await refund(stack.url, refundRequest(captureId, String(5n * INR), {}, id));
+    assert.equal(reply.status, 200);
+    assert.equal(reply.body.result, code);
+    assert.deepEqual(reply.body.rawResult, { scope: "LEDGER", rawCode: `ACCOUNT_${status}` });
+    assert.equal(await balance(stack, accountId), before, `${status}: nothing credited`);
+    assert.equal(await refundedAmountOf(captureId), 0n, `${status}: nothing counted as refunded`);
+    const again = await refund(stack.url, refundRequest(captureId, String(5n * INR), {}, id));
+    assert.deepEqual(
+      withoutHeader(again.body),
+      withoutHeader(reply.body),
+      "the decline is replayed as recorded",
+    );
+  }
+});
+
+test("a refund works whatever happened to the token since the capture", async () => {
+  const { accountId, token } = await customer();
+  const captureId = await captured(token, 5n * INR);
+  await setInstrumentStatus(
+    stack.dynamodb,
+    ledgerTable,
+    { kind: "TOKEN", googlePaymentToken: token, accountId, status: "ACTIVE" },
+    "INVALIDATED_BY_USER",
+  );
+  const before = await balance(stack, accountId);
+  const reply = await refund(stack.url, refundRequest(captureId, String(5n * INR)));
+  assert.equal(reply.body.result, "SUCCESS");
+  assert.equal(await balance(stack, accountId), before + 5n * INR);
+});
+
+test("50 concurrent refunds of a tenth each: exactly 10 succeed, the account gets back exactly the capture", async () => {
+  const { accountId, token } = await customer();
+  const captureId = await captured(token, 100n * INR);
+  const afterCapture = await balance(stack, accountId);
+  const replies = await Promise.all(
+    Array.from({ length: 50 }, () => refund(stack.url, refundRequest(captureId, String(10n * INR)))),
+  );
+  const ok = replies.filter((r) => r.status === 200 && r.body.result === "SUCCESS");
+  const refused = replies.filter(
+    (r) => r.status === 400 && r.body.errorResponseCode === "PRECONDITION_VIOLATION",
+  );
+  assert.equal(ok.length, 10, replies.map((r) => r.body.result ?? r.body.errorResponseCode).join(","));
+  assert.equal(refused.length, 40);
+  assert.equal(await balance(stack, accountId), afterCapture + 100n * INR);
+  assert.equal(await refundedAmountOf(captureId), 100n * INR);
+});
+
+test("DynamoDB round trips: a fresh refund is one read and one transactional write (+ noting its notification enqueued)", async () => {
+  const { token } = await customer();
+  const captureId = await captured(token, 5n * INR);
+  const id = requestId("budget");
+  stack.dynamodbCommands.length = 0;
+  assert.equal(
+    (await refund(stack.url, refundRequest(captureId, String(INR), {}, id))).body.result,
+    "SUCCESS",
+  );
+  assert.deepEqual(stack.dynamodbCommands, [
+    "BatchGetItemCommand",
+    "TransactWriteItemsCommand",
+    "UpdateItemCommand",
+  ]);
+  stack.dynamodbCommands.length = 0;
+  assert.equal(
+    (await refund(stack.url, refundRequest(captureId, String(INR), {}, id))).body.result,
+    "SUCCESS",
+  );
+  assert.deepEqual(stack.dynamodbCommands, ["BatchGetItemCommand"], "a replay: one read");
+  stack.dynamodbCommands.length = 0;
+  const refused = await refund(stack.url, refundRequest(captureId, String(100n * INR)));
+  assert.equal(refused.body.errorResponseCode, "PRECONDITION_VIOLATION");
+  assert.deepEqual(stack.dynamodbCommands, ["BatchGetItemCommand"], "a refusal: the read, no write");
+});
