@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import * as v from "valibot";
 import { CaptureResultNotificationRequest } from "../../shared/protocol/capture-result-notification.ts";
 import { CLOCK_SKEW_MS } from "../../shared/protocol/common.ts";
+import { RefundResultNotificationRequest } from "../../shared/protocol/refund.ts";
 import { open, seal } from "../../shared/security/envelope.ts";
 import type { Keyring } from "../../shared/security/keyring.ts";
 
@@ -17,10 +18,20 @@ export interface ReceivedNotification {
 /** How the stand-in misbehaves while told to: Google down, Google slow, Google unable to verify us. */
 export type FailureMode = "HTTP_500" | "SLOW" | "NOT_FOUND_EMPTY";
 
+export interface ReceivedRefundNotification {
+  paymentIntegratorAccountId: string;
+  request: RefundResultNotificationRequest;
+  receivedAtMs: number;
+}
+
 export interface StandInGoogle {
   url: string;
-  /** Every notification it accepted (answered SUCCESS), in order. */
+  /** Every captureResultNotification it accepted (answered SUCCESS), in order. */
   received: ReceivedNotification[];
+  /** Every refundResultNotification it accepted, in order. */
+  refundNotifications: ReceivedRefundNotification[];
+  /** clientMessages of the echo calls it answered. */
+  echoes: string[];
   /** Every verifiable request it got, refused ones included, in order. */
   attempts: ReceivedNotification[];
   /** Fail the next `times` requests (all of them, until recover(), when omitted). */
@@ -31,10 +42,14 @@ export interface StandInGoogle {
   stop(): Promise<void>;
 }
 
+/** The methods Google hosts that the stand-in serves, by the path segment after /secure-serving/gsp/v1/. */
+const METHODS = ["captureResultNotification", "refundResultNotification", "echo"] as const;
+
 /**
- * Google's captureResultNotification endpoint for the local stack: opens and verifies each request
- * with the stand-in Google keys, validates it against the schema, records it and answers SUCCESS,
- * sealed. An unverifiable request or unknown PIAID gets 404 with an empty body, as Google answers.
+ * Google's endpoints for the local stack (captureResultNotification, refundResultNotification, echo):
+ * opens and verifies each request with the stand-in Google keys, validates it against the schema,
+ * records it and answers, sealed. An unverifiable request or unknown PIAID gets 404 with an empty body,
+ * as Google answers.
  */
 export async function startStandInGoogle(options: {
   keyring: () => Promise<Keyring>;
@@ -42,6 +57,8 @@ export async function startStandInGoogle(options: {
   slowMs?: number;
 }): Promise<StandInGoogle> {
   const received: ReceivedNotification[] = [];
+  const refundNotifications: ReceivedRefundNotification[] = [];
+  const echoes: string[] = [];
   const attempts: ReceivedNotification[] = [];
   let failing: { mode: FailureMode; remaining: number } | undefined;
   const state = { refused: 0 };
@@ -49,14 +66,16 @@ export async function startStandInGoogle(options: {
   const server: Server = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
-    const match = /^\/secure-serving\/gsp\/v1\/captureResultNotification\/([^/]+)$/.exec(req.url ?? "");
+    const match = /^\/secure-serving\/gsp\/v1\/([A-Za-z]+)\/([^/]+)$/.exec(req.url ?? "");
+    const method = METHODS.find((m) => m === match?.[1]);
     const notFound = () => {
       res.writeHead(404, { "content-length": 0 });
       res.end();
     };
-    if (req.method !== "POST" || !match) return notFound();
-    const piaid = decodeURIComponent(match[1]!);
+    if (req.method !== "POST" || !match || !method) return notFound();
+    const piaid = decodeURIComponent(match[2]!);
     const keyring = await options.keyring();
+    if (method !== "captureResultNotification") return otherMethod(method);
     let request: CaptureResultNotificationRequest | undefined;
     let invalid: string | undefined;
     try {
@@ -100,6 +119,42 @@ export async function startStandInGoogle(options: {
     received.push({ paymentIntegratorAccountId: piaid, request, receivedAtMs: Date.now() });
     return answer(200, { result: "SUCCESS" });
 
+    /** refundResultNotification and echo: verified, validated, recorded, answered; no failure modes. */
+    async function otherMethod(m: Exclude<(typeof METHODS)[number], "captureResultNotification">) {
+      let body: unknown;
+      try {
+        body = JSON.parse(await open(Buffer.concat(chunks).toString("utf8"), keyring));
+      } catch {
+        return notFound();
+      }
+      if (!options.piaids.includes(piaid)) return notFound();
+      const stamp = Number(
+        (body as { requestHeader?: { requestTimestamp?: string } })?.requestHeader?.requestTimestamp,
+      );
+      if (!(Math.abs(stamp - Date.now()) <= CLOCK_SKEW_MS)) {
+        return answer(400, { errorResponseCode: "REQUEST_TIMESTAMP_OUT_OF_RANGE" });
+      }
+      if (m === "echo") {
+        const clientMessage = String((body as { clientMessage?: unknown }).clientMessage ?? "");
+        echoes.push(clientMessage);
+        return answer(200, { clientMessage, serverMessage: "stand-in Google" });
+      }
+      const parsed = v.safeParse(RefundResultNotificationRequest, body);
+      if (!parsed.success) {
+        return answer(400, {
+          errorResponseCode: "INVALID_FIELD_VALUE",
+          errorDescription: parsed.issues[0].message,
+        });
+      }
+      if (parsed.output.paymentIntegratorAccountId !== piaid) return notFound();
+      refundNotifications.push({
+        paymentIntegratorAccountId: piaid,
+        request: parsed.output,
+        receivedAtMs: Date.now(),
+      });
+      return answer(200, { result: "SUCCESS" });
+    }
+
     async function answer(status: number, body: Record<string, unknown>) {
       const sealed = await seal(
         JSON.stringify({ responseHeader: { responseTimestamp: String(Date.now()) }, ...body }),
@@ -117,6 +172,8 @@ export async function startStandInGoogle(options: {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     received,
+    refundNotifications,
+    echoes,
     attempts,
     get refused() {
       return state.refused;

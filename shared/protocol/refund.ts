@@ -1,4 +1,4 @@
-import type * as v from "valibot";
+import * as v from "valibot";
 import {
   currencyCode,
   identifier,
@@ -43,3 +43,13 @@ export interface RefundResponse extends Record<string, unknown> {
   result: RefundResultCode;
   rawResult?: RawResult;
 }
+
+/** refundResultNotification, the request we send to Google; the stand-in Google validates against it. */
+export const RefundResultNotificationRequest = v.strictObject({
+  requestHeader: RequestHeader,
+  paymentIntegratorAccountId: identifier,
+  refundRequestId: requestIdPattern,
+  refundResult: v.picklist(RefundResultCode),
+  paymentIntegratorRefundId: identifier,
+});
+export type RefundResultNotificationRequest = v.InferOutput<typeof RefundResultNotificationRequest>;
