@@ -9,6 +9,8 @@ export const OUTCOME_CALLERS_ENV = "OUTCOME_CALLER_ARNS";
 const ROLE_ARN = /^arn:(aws[a-z-]*):iam::(\d{12}):role\/(?:[\w+=,.@/-]*\/)?([\w+=,.@-]+)$/;
 const ASSUMED_ROLE_ARN = /^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role\/([\w+=,.@-]+)\/[\w+=,.@-]+$/;
 
+export const isRoleArn = (arn: string) => ROLE_ARN.test(arn);
+
 /** The allow-list from the environment; none, or one that is not a list of role ARNs, is a configuration error. */
 export function outcomeCallersFrom(env: Record<string, string | undefined>): string[] {
   const list = (env[OUTCOME_CALLERS_ENV] ?? "")
@@ -16,7 +18,7 @@ export function outcomeCallersFrom(env: Record<string, string | undefined>): str
     .map((s) => s.trim())
     .filter(Boolean);
   if (list.length === 0) throw new Error(`invalid configuration: ${OUTCOME_CALLERS_ENV} names no caller`);
-  const bad = list.filter((arn) => !ROLE_ARN.test(arn));
+  const bad = list.filter((arn) => !isRoleArn(arn));
   if (bad.length > 0) throw new Error(`invalid configuration: ${OUTCOME_CALLERS_ENV} holds a non-role ARN`);
   return list;
 }
