@@ -167,7 +167,6 @@ export class Monitoring extends Construct {
         dimensionsMap: { service },
         period,
         statistic,
-        label: metricName,
       });
 
     alarm(
