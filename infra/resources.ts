@@ -82,8 +82,12 @@ export interface FunctionDefinition {
   tables: readonly (keyof typeof tables)[];
   /** Queues it sends to (IAM send rights and NOTIFICATIONS_QUEUE_URL). */
   sendsTo?: readonly (keyof typeof queues)[];
-  /** The queue whose messages invoke it (an SQS event source with partial batch failures). */
-  consumes?: { queue: keyof typeof queues; batchSize: number };
+  /**
+   * The queue whose messages invoke it (an SQS event source with partial batch failures).
+   * `maxConcurrency` caps the invocations the event source runs at once; kept at or under the
+   * function's reserved concurrency, no receive is throttled, so none burns a receive count.
+   */
+  consumes?: { queue: keyof typeof queues; batchSize: number; maxConcurrency: number };
   /** Runs on a schedule. */
   schedule?: { everyMinutes: number };
   /** Calls Google (needs its base URL and our keyrings). */
@@ -137,14 +141,15 @@ export const functions = {
     // Well under the queue's visibility timeout (6x, as AWS advises for SQS event sources).
     timeoutSeconds: 10,
     tables: ["captures", "refunds"],
-    consumes: { queue: "notifications", batchSize: 10 },
+    consumes: { queue: "notifications", batchSize: 10, maxConcurrency: 5 },
     callsGoogle: true,
   },
   sweeper: {
     entry: "functions/sweeper/handler.ts",
     memoryMb: 256,
     timeoutSeconds: 60,
-    tables: ["ledger", "captures", "refunds"],
+    // Expiring a capture moves no money: the sweeper never touches the ledger.
+    tables: ["captures", "refunds"],
     sendsTo: ["notifications"],
     schedule: { everyMinutes: 1 },
   },

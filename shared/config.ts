@@ -87,6 +87,12 @@ export function runtimeConfigFrom(env: Record<string, string | undefined>): Runt
     throw new Error(`invalid configuration: ${problems}`);
   }
   const e = result.output;
+  // The CDK app refuses plain JSON at synthesis; this refuses it in a function configured by hand.
+  if (e.MESSAGE_CODEC === "plain-json" && env.AWS_LAMBDA_FUNCTION_NAME) {
+    throw new Error(
+      'invalid configuration: MESSAGE_CODEC "plain-json" is for the local stack only, never in Lambda',
+    );
+  }
   const keys: KeysLocation | undefined = e.KEYS_DIR
     ? { source: "files", dir: e.KEYS_DIR }
     : e.OUR_KEYS_SECRET_ID && e.GOOGLE_KEYS_SECRET_ID

