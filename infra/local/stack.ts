@@ -181,6 +181,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...(options.keysDir && { keys: { source: "files" as const, dir: options.keysDir } }),
       keyringTtlSeconds: options.keyringTtlSeconds ?? RUNTIME_DEFAULTS.keyringTtlSeconds,
       notificationsQueueUrl: queueUrls.notifications.url,
+      notificationsDlqUrl: queueUrls.notifications.deadLetterUrl,
       googleBaseUrl: options.googleBaseUrl ?? google?.url ?? RUNTIME_DEFAULTS.googleBaseUrl,
       captureDeadlineSeconds: options.captureDeadlineSeconds ?? RUNTIME_DEFAULTS.captureDeadlineSeconds,
       notify: { ...RUNTIME_DEFAULTS.notify, ...options.notify },
