@@ -53,8 +53,28 @@ export interface CaptureStore {
   /** The notification is on the queue: the sweeper need not look at this record again. */
   markEnqueued(key: string): Promise<void>;
   recordDelivery(key: string, attempt: DeliveryAttempt, delivered: boolean): Promise<void>;
-  /** Records the sweeper must act on: PENDING past their deadline, or outcomes never enqueued. */
-  due(nowMs: number, limit: number): Promise<CaptureRecord[]>;
+  /**
+   * One page of the records the sweeper must act on (PENDING past their deadline, outcomes never
+   * enqueued), taken evenly from every shard of the sweep index; `next` continues the pass.
+   */
+  due(nowMs: number, options?: DueOptions): Promise<DuePage>;
+}
+
+export interface DueOptions {
+  /** At most this many records (default 100: one BatchGetItem). */
+  pageSize?: number;
+  /** The `next` of the previous page; absent: the first page. */
+  next?: unknown;
+  /** Throttled reads are not retried past this instant. */
+  deadlineMs?: number;
+}
+
+export interface DuePage {
+  records: CaptureRecord[];
+  /** When the oldest record of this page became due (the first page holds the oldest of all). */
+  oldestDueAtMs?: number;
+  /** Opaque: pass it back for the next page; absent when every shard is drained. */
+  next?: unknown;
 }
 
 export interface CaptureDeps {
