@@ -1,11 +1,12 @@
 import { setTimeout as delay } from "node:timers/promises";
+import * as v from "valibot";
 import type { CaptureRequest, CaptureResult } from "../protocol/capture.ts";
 import { parseCaptureRequest } from "../protocol/capture.ts";
-import { checkRequestHeader } from "../protocol/common.ts";
+import { checkRequestHeader, identifier } from "../protocol/common.ts";
 import { invalidField, ProtocolError, unknownIdentifier } from "../protocol/errors.ts";
 import { type CaptureDecision, type CaptureFacts, decideCapture, type RiskRule } from "./capture-decision.ts";
 import type { CaptureRecord, DeliveryAttempt } from "./capture-record.ts";
-import { idempotencyKey, requestFingerprint } from "./idempotency.ts";
+import { idempotencyKey, requestFingerprints } from "./idempotency.ts";
 import { type Periods, periodsAt } from "./periods.ts";
 
 export interface CaptureSnapshot {
@@ -119,7 +120,7 @@ export function checkContract(
 export async function decideOnce<R extends Record<string, unknown>>(
   deps: CaptureDeps,
   key: string,
-  fingerprint: string,
+  fingerprints: readonly string[],
   request: CaptureRequest,
   deadlineMs: number,
   build: (
@@ -133,7 +134,7 @@ export async function decideOnce<R extends Record<string, unknown>>(
     const periods = periodsAt(now, deps.ledgerTimeZone);
     const snapshot = await deps.store.read(key, request, periods);
     if (snapshot.record) {
-      const response = replay(snapshot.record, fingerprint, deps.now()) as CaptureOutcome<R>["response"];
+      const response = replay(snapshot.record, fingerprints, deps.now()) as CaptureOutcome<R>["response"];
       return { response, replayed: true, lostRace: attempt > 1, attempts: attempt };
     }
     const { record, debit, otpToConsume } = build(snapshot, now, periods);
@@ -144,7 +145,7 @@ export async function decideOnce<R extends Record<string, unknown>>(
     }
     // A concurrent duplicate won: answer as its replay (reading the record only if the store could not return it).
     if (outcome.kind === "KEY_TAKEN" && outcome.record) {
-      const response = replay(outcome.record, fingerprint, deps.now()) as CaptureOutcome<R>["response"];
+      const response = replay(outcome.record, fingerprints, deps.now()) as CaptureOutcome<R>["response"];
       return { response, replayed: true, lostRace: true, attempts: attempt };
     }
     if (outcome.kind === "STALE") {
@@ -157,21 +158,59 @@ export async function decideOnce<R extends Record<string, unknown>>(
   }
 }
 
+/**
+ * Validates a request whose idempotency key is known. When validation or the PIAID / currency check
+ * refuses it, a stored record of this same request is replayed instead: a stricter validator or a
+ * configuration change after a deploy must not turn a retry of a recorded capture into a 4xx.
+ * Only refusals pay for that lookup; a valid request finds its record in the decision's own read.
+ */
+export async function validOrReplay<T, R extends Record<string, unknown>>(
+  deps: Pick<CaptureDeps, "store" | "now">,
+  body: Record<string, unknown>,
+  requestId: string,
+  fingerprints: readonly string[],
+  validate: () => T,
+): Promise<{ request: T } | { replayed: CaptureOutcome<R> }> {
+  try {
+    return { request: validate() };
+  } catch (error) {
+    const piaid = body.paymentIntegratorAccountId;
+    if (!(error instanceof ProtocolError) || !v.is(identifier, piaid)) throw error;
+    const record = await deps.store.get(idempotencyKey(piaid, requestId));
+    if (!record || !fingerprints.includes(record.fingerprint)) throw error;
+    const response = stamp(record.response, deps.now()) as CaptureOutcome<R>["response"];
+    return { replayed: { response, replayed: true, lostRace: false, attempts: 1 } };
+  }
+}
+
 /** POST /v1/capture: decide from the ledger and, on SUCCESS, debit, in one atomic write. */
 export async function capture(
   deps: CaptureDeps,
   body: unknown,
   deadlineMs = Number.POSITIVE_INFINITY,
-): Promise<CaptureOutcome & { request: CaptureRequest }> {
+): Promise<CaptureOutcome> {
   const header = checkRequestHeader(body, deps.now());
-  const request = parseCaptureRequest(body as Record<string, unknown>);
-  checkContract(deps, request);
+  const fields = body as Record<string, unknown>;
+  const fingerprints = requestFingerprints("capture", fields);
+  const valid = await validOrReplay<CaptureRequest, CaptureResult>(
+    deps,
+    fields,
+    header.requestId,
+    fingerprints,
+    () => {
+      const parsed = parseCaptureRequest(fields);
+      checkContract(deps, parsed);
+      return parsed;
+    },
+  );
+  if ("replayed" in valid) return valid.replayed;
+  const request = valid.request;
   const key = idempotencyKey(request.paymentIntegratorAccountId, header.requestId);
-  const fingerprint = requestFingerprint("capture", body as Record<string, unknown>);
+  const fingerprint = fingerprints[0]!;
   const outcome = await decideOnce<CaptureResult>(
     deps,
     key,
-    fingerprint,
+    fingerprints,
     request,
     deadlineMs,
     (snapshot, now, periods) => {
@@ -194,16 +233,16 @@ export async function capture(
       return { record, debit, ...(otpToConsume && { otpToConsume }) };
     },
   );
-  return { ...outcome, request };
+  return outcome;
 }
 
 /** The stored answer to a retry of the same request (fresh responseTimestamp); another request with its key is 412. */
 export function replay<T extends Record<string, unknown>>(
   record: { fingerprint: string; response: T },
-  fingerprint: string,
+  fingerprints: readonly string[],
   now: number,
 ) {
-  if (record.fingerprint !== fingerprint) {
+  if (!fingerprints.includes(record.fingerprint)) {
     throw new ProtocolError("IDEMPOTENCY_VIOLATION", "requestId was already used for a different request");
   }
   return stamp(record.response, now);
