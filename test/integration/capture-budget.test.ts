@@ -56,7 +56,11 @@ test("DynamoDB round trips per capture: fresh, replay, decline, cold and warm", 
 
   const invalid = await commandsOf(captureRequest({ amount: "0" }));
   assert.equal(invalid.reply.status, 400);
-  assert.deepEqual(invalid.commands, ["GetItemCommand"], "refused by validation: one lookup of a record to replay");
+  assert.deepEqual(
+    invalid.commands,
+    ["GetItemCommand"],
+    "refused by validation: one lookup of a record to replay",
+  );
 
   const keyless = await commandsOf(captureRequest({ amount: "0", paymentIntegratorAccountId: 7 }));
   assert.equal(keyless.reply.status, 400);
