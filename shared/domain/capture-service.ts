@@ -8,6 +8,7 @@ import { type CaptureDecision, type CaptureFacts, decideCapture, type RiskRule }
 import type { CaptureRecord, DeliveryAttempt } from "./capture-record.ts";
 import { idempotencyKey, requestFingerprints } from "./idempotency.ts";
 import { type Periods, periodsAt } from "./periods.ts";
+import { otpDigest } from "./secrets.ts";
 
 export interface CaptureSnapshot {
   /** The idempotency record of this key, if any. */
@@ -34,6 +35,16 @@ export interface Debit {
 
 export type DecideOutcome = "COMMITTED" | "STALE" | "NOT_PENDING";
 
+/**
+ * What a capture does to the OTP it checked, in its own transaction: spend it (it matched) or count
+ * a wrong try; either only while the OTP is unspent and has tries left, so concurrent tries stay bounded.
+ */
+export interface OtpUse {
+  sendOtpRequestId: string;
+  matched: boolean;
+  nowMs: number;
+}
+
 /** Storage of the ledger and captures; one read round trip and one atomic write per capture. */
 export interface CaptureStore {
   read(key: string, request: CaptureRequest, periods: Periods): Promise<CaptureSnapshot>;
@@ -41,7 +52,7 @@ export interface CaptureStore {
   write(
     record: CaptureRecord,
     debit: Debit | undefined,
-    otpToConsume: string | undefined,
+    otpToConsume: OtpUse | undefined,
   ): Promise<CaptureWriteOutcome>;
   get(key: string): Promise<CaptureRecord | undefined>;
   /** The ledger facts for a recorded capture (its instrument, account and spend). */
@@ -86,6 +97,8 @@ export interface CaptureDeps {
   now: () => number;
   newTransactionId: () => string;
   riskRule?: RiskRule;
+  /** The HMAC key of OTP digests; needed only by captures that carry an OTP. */
+  otpPepper?: () => Promise<Uint8Array>;
 }
 
 export interface CaptureOutcome<R = CaptureResult> {
@@ -127,7 +140,7 @@ export async function decideOnce<R extends Record<string, unknown>>(
     snapshot: CaptureSnapshot,
     now: number,
     periods: Periods,
-  ) => { record: CaptureRecord; debit: Debit | undefined; otpToConsume?: string },
+  ) => { record: CaptureRecord; debit: Debit | undefined; otpToConsume?: OtpUse },
 ): Promise<CaptureOutcome<R>> {
   for (let attempt = 1; ; attempt++) {
     const now = deps.now();
@@ -207,6 +220,9 @@ export async function capture(
   const request = valid.request;
   const key = idempotencyKey(request.paymentIntegratorAccountId, header.requestId);
   const fingerprint = fingerprints[0]!;
+  const v = request.verification;
+  const presentedOtpDigest =
+    v.kind === "OTP" ? await presentedOtp(deps, v.sendOtpRequestId, v.otp) : undefined;
   const outcome = await decideOnce<CaptureResult>(
     deps,
     key,
@@ -214,7 +230,7 @@ export async function capture(
     request,
     deadlineMs,
     (snapshot, now, periods) => {
-      const decision = decideCapture(request, snapshot.facts, now, deps.riskRule);
+      const decision = decideCapture(request, snapshot.facts, now, deps.riskRule, presentedOtpDigest);
       const record = captureRecord(
         request,
         key,
@@ -228,12 +244,20 @@ export async function capture(
         decision.result === "SUCCESS"
           ? { request, facts: snapshot.facts, periods, instrumentRef: record.instrumentRef }
           : undefined;
-      const v = request.verification;
-      const otpToConsume = decision.consumeOtp && v.kind === "OTP" ? v.sendOtpRequestId : undefined;
+      const otpTried = v.kind === "OTP" && (decision.consumeOtp || decision.countOtpFailure);
+      const otpToConsume = otpTried
+        ? { sendOtpRequestId: v.sendOtpRequestId, matched: decision.consumeOtp, nowMs: now }
+        : undefined;
       return { record, debit, ...(otpToConsume && { otpToConsume }) };
     },
   );
   return outcome;
+}
+
+async function presentedOtp(deps: Pick<CaptureDeps, "otpPepper">, sendOtpRequestId: string, otp: string) {
+  if (!deps.otpPepper)
+    throw new Error("a capture with an OTP, and no OTP pepper configured (OTP_PEPPER_SECRET_ID)");
+  return otpDigest(await deps.otpPepper(), sendOtpRequestId, otp);
 }
 
 /** The stored answer to a retry of the same request (fresh responseTimestamp); another request with its key is 412. */

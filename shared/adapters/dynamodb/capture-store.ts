@@ -13,7 +13,7 @@ import {
   TransactWriteItemsCommand,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
-import type { CaptureFacts } from "../../domain/capture-decision.ts";
+import { type CaptureFacts, MAX_OTP_ATTEMPTS } from "../../domain/capture-decision.ts";
 import type { CaptureRecord, DeliveryAttempt, NotificationRecord } from "../../domain/capture-record.ts";
 import type {
   CaptureSnapshot,
@@ -23,6 +23,7 @@ import type {
   DecideOutcome,
   DueOptions,
   DuePage,
+  OtpUse,
 } from "../../domain/capture-service.ts";
 import type { PeriodSpend } from "../../domain/ledger.ts";
 import type { Periods } from "../../domain/periods.ts";
@@ -182,7 +183,7 @@ export class DynamoCaptureStore implements CaptureStore {
   async write(
     record: CaptureRecord,
     debit: Debit | undefined,
-    otpToConsume: string | undefined,
+    otpToConsume: OtpUse | undefined,
   ): Promise<CaptureWriteOutcome> {
     const items: TransactWriteItem[] = [
       {
@@ -357,14 +358,25 @@ export class DynamoCaptureStore implements CaptureStore {
     };
   }
 
-  #consumeOtp(sendOtpRequestId: string): TransactWriteItem {
+  /** Spends a matched OTP or counts a wrong try, only while it is unspent with tries left (and, to spend it, unexpired). */
+  #consumeOtp({ sendOtpRequestId, matched, nowMs }: OtpUse): TransactWriteItem {
+    const live = "used = :false AND (attribute_not_exists(attempts) OR attempts < :max)";
+    const values = { ":false": { BOOL: false }, ":max": N(MAX_OTP_ATTEMPTS) };
     return {
       Update: {
         TableName: this.#tables.ledger,
         Key: key(ledgerKeys.otp(sendOtpRequestId)),
-        UpdateExpression: "SET used = :true",
-        ConditionExpression: "used = :false",
-        ExpressionAttributeValues: { ":true": { BOOL: true }, ":false": { BOOL: false } },
+        ...(matched
+          ? {
+              UpdateExpression: "SET used = :true",
+              ConditionExpression: `${live} AND (attribute_not_exists(expiresAtMs) OR expiresAtMs > :now)`,
+              ExpressionAttributeValues: { ...values, ":true": { BOOL: true }, ":now": N(nowMs) },
+            }
+          : {
+              UpdateExpression: "ADD attempts :one",
+              ConditionExpression: live,
+              ExpressionAttributeValues: { ...values, ":one": N(1) },
+            }),
       },
     };
   }
