@@ -94,7 +94,11 @@ const FIXTURE_OTP_LIFETIME_MS = 24 * 3600_000;
  * Validates a fixture and turns it into domain objects; throws one readable message when it is
  * wrong. OTPs are digested under `otpPepper`, the same pepper the service checks them with.
  */
-export function parseLedgerFixture(json: unknown, otpPepper: Uint8Array, configVersion = Date.now()): Ledger {
+export function parseLedgerFixture(
+  json: unknown,
+  otpPepper?: Uint8Array,
+  configVersion = Date.now(),
+): Ledger {
   const result = v.safeParse(LedgerFixture, json);
   if (!result.success) {
     const i = result.issues[0];
@@ -105,6 +109,8 @@ export function parseLedgerFixture(json: unknown, otpPepper: Uint8Array, configV
   const refs = [...f.tokens, ...f.mandates, ...f.vpas, ...f.otps, ...f.authenticationRequests];
   const dangling = refs.find((r) => !accountIds.has(r.accountId));
   if (dangling) throw new Error(`ledger fixture: unknown accountId ${dangling.accountId}`);
+  if (f.otps.length > 0 && !otpPepper)
+    throw new Error("ledger fixture: its OTPs need the OTP pepper to be stored");
   return {
     accounts: f.accounts.map((a) => ({
       accountId: a.accountId,
@@ -129,7 +135,7 @@ export function parseLedgerFixture(json: unknown, otpPepper: Uint8Array, configV
     otps: f.otps.map((o) => ({
       sendOtpRequestId: o.sendOtpRequestId,
       accountId: o.accountId,
-      otpDigest: otpDigest(otpPepper, o.sendOtpRequestId, o.otp),
+      otpDigest: otpDigest(otpPepper!, o.sendOtpRequestId, o.otp),
       used: o.used,
       attempts: 0,
       expiresAtMs: o.expiresAt ? Date.parse(o.expiresAt) : Date.now() + FIXTURE_OTP_LIFETIME_MS,

@@ -263,10 +263,10 @@ async function presentedOtp(deps: Pick<CaptureDeps, "otpPepper">, sendOtpRequest
 /** The stored answer to a retry of the same request (fresh responseTimestamp); another request with its key is 412. */
 export function replay<T extends Record<string, unknown>>(
   record: { fingerprint: string; response: T },
-  fingerprints: readonly string[],
+  fingerprints: string | readonly string[],
   now: number,
 ) {
-  if (!fingerprints.includes(record.fingerprint)) {
+  if (!(typeof fingerprints === "string" ? [fingerprints] : fingerprints).includes(record.fingerprint)) {
     throw new ProtocolError("IDEMPOTENCY_VIOLATION", "requestId was already used for a different request");
   }
   return stamp(record.response, now);
