@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import type { IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
@@ -51,6 +52,8 @@ export interface LocalStackOptions {
   messageCodec?: RuntimeConfig["messageCodec"];
   /** Folder with integrator.private.asc and google.public.asc (required with openpgp). */
   keysDir?: string;
+  /** The OTP pepper's file (made on first use); default `otp-pepper` in keysDir. */
+  otpPepperFile?: string;
   keyringTtlSeconds?: number;
   /** Where the notifier sends; default the stand-in Google this stack starts. */
   googleBaseUrl?: string;
@@ -185,6 +188,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...(options.keysDir && { keys: { source: "files" as const, dir: options.keysDir } }),
       keyringTtlSeconds: options.keyringTtlSeconds ?? RUNTIME_DEFAULTS.keyringTtlSeconds,
       notificationsQueueUrl: queueUrls.notifications.url,
+      notificationsDlqUrl: queueUrls.notifications.deadLetterUrl,
+      otpPepper: {
+        source: "file",
+        path: options.otpPepperFile ?? join(options.keysDir ?? tmpdir(), "otp-pepper"),
+      },
       googleBaseUrl: options.googleBaseUrl ?? google?.url ?? RUNTIME_DEFAULTS.googleBaseUrl,
       captureDeadlineSeconds: options.captureDeadlineSeconds ?? RUNTIME_DEFAULTS.captureDeadlineSeconds,
       notify: { ...RUNTIME_DEFAULTS.notify, ...options.notify },
@@ -195,7 +203,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // A bad keyring stops start-up here, with its one-sentence reason.
     await deps.keyring?.get();
     const loadLedgerFile = async (path: string) =>
-      loadLedger(admin, tableNames.ledger, parseLedgerFixture(JSON.parse(readFileSync(path, "utf8"))));
+      loadLedger(
+        admin,
+        tableNames.ledger,
+        parseLedgerFixture(JSON.parse(readFileSync(path, "utf8")), await deps.capture.otpPepper!()),
+      );
     if (options.ledgerSeed) await loadLedgerFile(options.ledgerSeed);
 
     const outcomeToken = options.outcomeToken ?? randomBytes(18).toString("base64url");

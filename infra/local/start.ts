@@ -58,6 +58,7 @@ try {
         endpoints: stack.endpoints,
         tables: stack.config.tables,
         queues: stack.queues,
+        ...(stack.config.otpPepper?.source === "file" && { otpPepperFile: stack.config.otpPepper.path }),
         outcomeToken: stack.outcomeToken,
       },
       null,

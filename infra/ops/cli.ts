@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import {
   ChangeMessageVisibilityCommand,
   DeleteMessageCommand,
@@ -22,6 +23,7 @@ import { parseNotificationMessage } from "../../shared/adapters/sqs/notification
 import type { CaptureRecord } from "../../shared/domain/capture-record.ts";
 import { idempotencyKey } from "../../shared/domain/idempotency.ts";
 import { parseLedgerFixture } from "../../shared/ledger-fixture.ts";
+import { otpPepperSource } from "../../shared/security/otp-pepper.ts";
 import { LOCAL_AWS } from "../local/local-aws.ts";
 import { queues, stagePrefix, tables } from "../resources.ts";
 
@@ -68,6 +70,8 @@ interface Target {
   tables: { ledger: string; captures: string };
   queueUrl: () => Promise<string>;
   dlqUrl: () => Promise<string>;
+  /** The pepper OTP digests are made with: the stack's file, or the environment's secret. */
+  otpPepper: () => Promise<Uint8Array>;
   close(): void;
 }
 
@@ -84,6 +88,10 @@ function targetFrom(values: { env?: string; "stack-file"?: string }): Target {
       tables: { ledger: `${prefix}${tables.ledger.name}`, captures: `${prefix}${tables.captures.name}` },
       queueUrl: () => url(`${prefix}${queues.notifications.name}`),
       dlqUrl: () => url(`${prefix}${queues.notifications.deadLetter.name}`),
+      otpPepper: otpPepperSource(
+        { source: "secretsmanager", secretId: `${prefix}otp-pepper` },
+        () => new SecretsManagerClient({}),
+      ),
       close: () => {
         db.destroy();
         sqs.destroy();
@@ -95,6 +103,7 @@ function targetFrom(values: { env?: string; "stack-file"?: string }): Target {
     endpoints: { dynamodb: string; sqs: string };
     tables: { ledger: string; captures: string };
     queues: { notifications: { url: string; deadLetterUrl: string } };
+    otpPepperFile?: string;
   };
   try {
     stack = JSON.parse(readFileSync(file, "utf8"));
@@ -109,6 +118,10 @@ function targetFrom(values: { env?: string; "stack-file"?: string }): Target {
     tables: stack.tables,
     queueUrl: async () => stack.queues.notifications.url,
     dlqUrl: async () => stack.queues.notifications.deadLetterUrl,
+    otpPepper: otpPepperSource(
+      { source: "file", path: stack.otpPepperFile ?? resolve(DEFAULT_STACK_FILE, "../keys/otp-pepper") },
+      () => new SecretsManagerClient({}),
+    ),
     close: () => {
       db.destroy();
       sqs.destroy();
@@ -213,7 +226,7 @@ async function main(argv: string[]): Promise<number> {
     if (name === "ledger load") {
       const [file] = args;
       if (!file) throw new UsageError(`ledger load needs the path of a fixture file\n\n${HELP[name]}`);
-      const ledger = parseLedgerFixture(JSON.parse(readFileSync(file, "utf8")));
+      const ledger = parseLedgerFixture(JSON.parse(readFileSync(file, "utf8")), await target.otpPepper());
       const n = await loadLedger(target.db, target.tables.ledger, ledger);
       console.log(
         `loaded ${n} ledger items (${ledger.accounts.length} accounts) into ${target.tables.ledger}`,

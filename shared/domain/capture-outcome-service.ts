@@ -119,26 +119,43 @@ export async function recordCaptureOutcome(
         "this capture already has another outcome, and outcomes are final",
       );
     }
-    const now = deps.now();
-    if (now >= record.deadlineMs!) {
-      await expireCapture(deps, record, now);
-      throw expired();
+    const written = await decideBeforeDeadline(deps, record, outcome);
+    if (written.kind === "COMMITTED") {
+      await enqueueNotification(deps, written.decided);
+      return { record: written.decided, repeated: false };
     }
-    const { captureResult, debit } = await decideOutcome(deps, record, outcome, now);
-    const decided = decidedRecord(deps, record, outcome, captureResult, now);
-    const written = await deps.store.decide(decided, debit, now);
-    if (written === "COMMITTED") {
-      await enqueueNotification(deps, decided);
-      return { record: decided, repeated: false };
-    }
+    // Our own expiry committed: that is the answer. Anything else: read what did commit and answer from it.
+    if (written.kind === "EXPIRED") throw expired();
     // NOT_PENDING: someone decided or expired it meanwhile, read it again. STALE: the ledger moved, decide again.
-    if (written === "STALE") {
+    if (written.kind === "STALE") {
       const pause = backoffMs(attempt);
       if (deps.now() + pause > deadlineMs)
         throw new Error(`outcome of ${key} still contended after ${attempt} attempts, out of time`);
       await delay(pause);
     }
   }
+}
+
+/**
+ * Decides and commits the outcome if the deadline has not passed, else expires the capture. The
+ * deadline is judged with the clock read after the ledger read, the one the conditional write uses.
+ */
+async function decideBeforeDeadline(
+  deps: OutcomeDeps,
+  record: CaptureRecord,
+  outcome: RecordedOutcome,
+): Promise<{ kind: "COMMITTED"; decided: CaptureRecord } | { kind: "EXPIRED" | "STALE" | "NOT_PENDING" }> {
+  let now = deps.now();
+  if (now < record.deadlineMs!) {
+    const { captureResult, debit } = await decideOutcome(deps, record, outcome, now);
+    now = deps.now();
+    if (now < record.deadlineMs!) {
+      const decided = decidedRecord(deps, record, outcome, captureResult, now);
+      const written = await deps.store.decide(decided, debit, now);
+      return written === "COMMITTED" ? { kind: "COMMITTED", decided } : { kind: written };
+    }
+  }
+  return (await expireCapture(deps, record, now)) ? { kind: "EXPIRED" } : { kind: "NOT_PENDING" };
 }
 
 const expired = () =>
@@ -257,16 +274,55 @@ export async function enqueueNotification(
   return true;
 }
 
-/** The sweeper's pass: expire what is past its deadline, enqueue what was never enqueued. */
-export async function sweep(deps: OutcomeDeps, limit = 100): Promise<{ expired: number; enqueued: number }> {
+export interface SweepOptions {
+  /** No new page is taken past this instant (the invocation's deadline, less time to finish a page). */
+  deadlineMs?: number;
+  pageSize?: number;
+  /** Records acted on at once. */
+  concurrency?: number;
+  /** Told, once per pass, how long the oldest due record has waited (0 when none is due). */
+  onOldestDue?: (ageSeconds: number) => void;
+}
+
+/** Without a deadline of its own (the local stack's timer) a pass stops taking pages after this long. */
+const DEFAULT_SWEEP_BUDGET_MS = 50_000;
+
+/**
+ * The sweeper's pass: expire what is past its deadline, enqueue what was never enqueued. It drains
+ * the index page by page until it is empty or the deadline comes; each page is taken evenly from
+ * every shard, so a busy shard cannot starve the others.
+ */
+export async function sweep(
+  deps: OutcomeDeps,
+  options: SweepOptions = {},
+): Promise<{ expired: number; enqueued: number }> {
   const now = deps.now();
+  const deadlineMs = options.deadlineMs ?? now + DEFAULT_SWEEP_BUDGET_MS;
   const counts = { expired: 0, enqueued: 0 };
-  for (const record of await deps.store.due(now, limit)) {
-    if (record.state === "PENDING") {
-      if (await expireCapture(deps, record, now)) counts.expired += 1;
-    } else if (await enqueueNotification(deps, record)) {
-      counts.enqueued += 1;
+  let next: unknown;
+  for (let first = true; first || (next !== undefined && deps.now() < deadlineMs); first = false) {
+    const page = await deps.store.due(now, { pageSize: options.pageSize ?? 100, next, deadlineMs });
+    if (first) {
+      const oldest = page.oldestDueAtMs;
+      options.onOldestDue?.(oldest === undefined ? 0 : Math.max(0, Math.round((now - oldest) / 1000)));
     }
+    await eachConcurrently(page.records, options.concurrency ?? 8, async (record) => {
+      if (record.state === "PENDING") {
+        if (await expireCapture(deps, record, now)) counts.expired += 1;
+      } else if (await enqueueNotification(deps, record)) {
+        counts.enqueued += 1;
+      }
+    });
+    next = page.next;
   }
   return counts;
+}
+
+/** Runs `work` over `items`, at most `concurrency` at a time. */
+async function eachConcurrently<T>(items: T[], concurrency: number, work: (item: T) => Promise<void>) {
+  let i = 0;
+  const worker = async () => {
+    while (i < items.length) await work(items[i++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
 }

@@ -29,7 +29,8 @@ export type DeliveryOutcome =
   | { kind: "ALREADY_DELIVERED" }
   /** No record or no notification owed: a message that should not exist; dropped. */
   | { kind: "NOTHING_TO_SEND" }
-  | { kind: "FAILED"; reason: string; configuration: boolean };
+  /** `tries`: this message's tries so far, this one included, counted from the record's delivery history. */
+  | { kind: "FAILED"; reason: string; configuration: boolean; tries: number };
 
 /** The notification as sent on this try: the stored result and requestId, a fresh requestTimestamp. */
 export function notificationRequest(record: CaptureRecord, now: number): CaptureResultNotificationRequest {
@@ -49,11 +50,14 @@ export function notificationRequest(record: CaptureRecord, now: number): Capture
 
 /**
  * Delivers one queued notification. The message carries identifiers only; what is sent is read
- * from the record, so a retried or replayed message can never send a different result.
+ * from the record, so a retried or replayed message can never send a different result. Its tries
+ * are the record's attempts since `sentAtMs` (when the message was queued): receives that never
+ * reached us (throttling) do not count, and a message replayed from the DLQ starts afresh.
  */
 export async function deliverNotification(
   deps: NotifierDeps,
   message: NotificationMessage,
+  sentAtMs = 0,
 ): Promise<DeliveryOutcome> {
   const key = idempotencyKey(message.paymentIntegratorAccountId, message.captureRequestId);
   const record = await deps.store.get(key);
@@ -66,22 +70,22 @@ export async function deliverNotification(
     { atMs: now, outcome: result.ok ? "SUCCESS" : result.reason },
     result.ok,
   );
-  return result.ok
-    ? { kind: "DELIVERED" }
-    : { kind: "FAILED", reason: result.reason, configuration: result.configuration };
+  if (result.ok) return { kind: "DELIVERED" };
+  const tries = record.notification.attempts.filter((a) => a.atMs >= sentAtMs).length + 1;
+  return { kind: "FAILED", reason: result.reason, configuration: result.configuration, tries };
 }
 
 /**
- * When to try again after the `receiveCount`-th failed try: exponential (base · 2^(n-1), capped)
- * with equal jitter, so the delay lies in [d/2, d]. With base 10 s and cap 900 s: 5–10 s, 10–20 s,
- * 20–40 s, 40–80 s, 80–160 s, 160–320 s, 320–640 s, then the message goes to the DLQ.
+ * When to try again after the `tries`-th failed try: exponential (base · 2^(n-1), capped) with
+ * equal jitter, so the delay lies in [d/2, d]. With base 10 s and cap 900 s: 5–10 s, 10–20 s,
+ * 20–40 s, 40–80 s, 80–160 s, 160–320 s, 320–640 s; the 8th failed try goes to the DLQ at once.
  */
 export function retryDelaySeconds(
-  receiveCount: number,
+  tries: number,
   baseSeconds: number,
   capSeconds: number,
   random = Math.random,
 ): number {
-  const ceiling = Math.min(capSeconds, baseSeconds * 2 ** Math.max(0, receiveCount - 1));
+  const ceiling = Math.min(capSeconds, baseSeconds * 2 ** Math.max(0, tries - 1));
   return Math.round(ceiling / 2 + random() * (ceiling / 2));
 }

@@ -113,7 +113,7 @@ export const notificationsBench: BenchModule = {
         });
       }
       const released = Date.now();
-      const swept = await sweep({ ...stack.deps.outcome, now: () => Date.now() + 60_000 }, burst);
+      const swept = await sweep({ ...stack.deps.outcome, now: () => Date.now() + 60_000 });
       if (swept.enqueued !== burst) throw new Error(`the sweeper enqueued ${swept.enqueued} of ${burst}`);
       let last = 0;
       for (const id of ids) last = Math.max(last, await receivedAt(id, Date.now() + 120_000));

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { setTimeout as delay } from "node:timers/promises";
 import {
   type AttributeValue,
   BatchGetItemCommand,
@@ -14,7 +15,7 @@ import {
   TransactWriteItemsCommand,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
-import type { CaptureFacts } from "../../domain/capture-decision.ts";
+import { type CaptureFacts, MAX_OTP_ATTEMPTS } from "../../domain/capture-decision.ts";
 import type { CaptureRecord, DeliveryAttempt, NotificationRecord } from "../../domain/capture-record.ts";
 import type {
   CaptureSnapshot,
@@ -22,6 +23,9 @@ import type {
   CaptureWriteOutcome,
   Debit,
   DecideOutcome,
+  DueOptions,
+  DuePage,
+  OtpUse,
 } from "../../domain/capture-service.ts";
 import { spendIn } from "../../domain/ledger.ts";
 import type { Periods } from "../../domain/periods.ts";
@@ -52,6 +56,14 @@ export const SWEEP_SHARDS = 4;
 /** An outcome whose notification is not enqueued this long after it was recorded is the sweeper's to enqueue. */
 export const DEFAULT_ENQUEUE_GRACE_MS = 30_000;
 const SWEEP_INDEX = "sweep";
+/** Unprocessed keys: tries per BatchGetItem, full-jitter backoff ceiling base · 2^n capped, and the default time budget. */
+const BATCH_GET_ATTEMPTS = 6;
+const BATCH_GET_BACKOFF_BASE_MS = 25;
+const BATCH_GET_BACKOFF_CAP_MS = 1000;
+const BATCH_GET_BUDGET_MS = 2000;
+/** Where a paged pass over the sweep index stands: the shards not yet drained and where each resumes. */
+type DueCursor = { shard: number; startKey?: Record<string, AttributeValue> }[];
+const startCursor = (): DueCursor => Array.from({ length: SWEEP_SHARDS }, (_, shard) => ({ shard }));
 
 /**
  * Which account an instrument belongs to never changes once bound, so a warm process remembers it
@@ -190,7 +202,7 @@ export class DynamoCaptureStore implements CaptureStore {
   async write(
     record: CaptureRecord,
     debit: Debit | undefined,
-    otpToConsume: string | undefined,
+    otpToConsume: OtpUse | undefined,
   ): Promise<CaptureWriteOutcome> {
     // A record alone (a decline, a PENDING capture) is one conditional Put: 1 WRU, not a transaction's 2.
     if (!debit && !otpToConsume) return this.#putRecord(record);
@@ -343,40 +355,74 @@ export class DynamoCaptureStore implements CaptureStore {
     );
   }
 
-  async due(nowMs: number, limit: number): Promise<CaptureRecord[]> {
+  async due(nowMs: number, options: DueOptions = {}): Promise<DuePage> {
+    const pageSize = options.pageSize ?? 100;
+    const shards = (options.next as DueCursor | undefined) ?? startCursor();
+    // Every shard still holding due records gets an equal share of the page, so none starves.
+    const share = Math.max(1, Math.floor(pageSize / shards.length));
+    const pages = await Promise.all(
+      shards.map((s) =>
+        this.#db.send(
+          new QueryCommand({
+            TableName: this.#tables.captures,
+            IndexName: SWEEP_INDEX,
+            KeyConditionExpression: "sweepShard = :shard AND sweepAt <= :now",
+            ExpressionAttributeValues: { ":shard": S(`S${s.shard}`), ":now": N(nowMs) },
+            Limit: share,
+            ...(s.startKey && { ExclusiveStartKey: s.startKey }),
+          }),
+        ),
+      ),
+    );
     const keys: string[] = [];
-    for (let shard = 0; shard < SWEEP_SHARDS && keys.length < limit; shard++) {
-      const out = await this.#db.send(
-        new QueryCommand({
-          TableName: this.#tables.captures,
-          IndexName: SWEEP_INDEX,
-          KeyConditionExpression: "sweepShard = :shard AND sweepAt <= :now",
-          ExpressionAttributeValues: { ":shard": S(`S${shard}`), ":now": N(nowMs) },
-          Limit: limit - keys.length,
-        }),
-      );
-      for (const item of out.Items ?? []) keys.push(item.pk!.S!);
-    }
+    let oldestDueAtMs: number | undefined;
+    const next: DueCursor = [];
+    pages.forEach((out, i) => {
+      for (const item of out.Items ?? []) {
+        keys.push(item.pk!.S!);
+        const at = Number(item.sweepAt!.N!);
+        if (oldestDueAtMs === undefined || at < oldestDueAtMs) oldestDueAtMs = at;
+      }
+      if (out.LastEvaluatedKey) next.push({ shard: shards[i]!.shard, startKey: out.LastEvaluatedKey });
+    });
     // The index is eventually consistent: act on the record as it is now (strongly consistent
-    // reads, up to 100 keys per BatchGetItem: a sweep of `limit` ≤ 100 records is one round trip).
+    // reads, up to 100 keys per BatchGetItem: a page of ≤ 100 records is one round trip).
     const table = this.#tables.captures;
     const items: Item[] = [];
     for (let i = 0; i < keys.length; i += 100) {
       const chunk = keys.slice(i, i + 100).map((k) => ({ pk: S(k) }));
-      const out = await this.#batchGetAll({ [table]: { Keys: chunk, ConsistentRead: true } });
+      const out = await this.#batchGetAll(
+        { [table]: { Keys: chunk, ConsistentRead: true } },
+        options.deadlineMs,
+      );
       items.push(...(out[table] ?? []));
     }
-    return items.map(itemToRecord).filter((r) => this.#sweepAttributes(r) !== undefined);
+    return {
+      records: items.map(itemToRecord).filter((r) => this.#sweepAttributes(r) !== undefined),
+      ...(oldestDueAtMs !== undefined && { oldestDueAtMs }),
+      ...(next.length > 0 && { next }),
+    };
   }
 
-  #consumeOtp(sendOtpRequestId: string): TransactWriteItem {
+  /** Spends a matched OTP or counts a wrong try, only while it is unspent with tries left (and, to spend it, unexpired). */
+  #consumeOtp({ sendOtpRequestId, matched, nowMs }: OtpUse): TransactWriteItem {
+    const live = "used = :false AND (attribute_not_exists(attempts) OR attempts < :max)";
+    const values = { ":false": { BOOL: false }, ":max": N(MAX_OTP_ATTEMPTS) };
     return {
       Update: {
         TableName: this.#tables.ledger,
         Key: key(ledgerKeys.otp(sendOtpRequestId)),
-        UpdateExpression: "SET used = :true",
-        ConditionExpression: "used = :false",
-        ExpressionAttributeValues: { ":true": { BOOL: true }, ":false": { BOOL: false } },
+        ...(matched
+          ? {
+              UpdateExpression: "SET used = :true",
+              ConditionExpression: `${live} AND (attribute_not_exists(expiresAtMs) OR expiresAtMs > :now)`,
+              ExpressionAttributeValues: { ...values, ":true": { BOOL: true }, ":now": N(nowMs) },
+            }
+          : {
+              UpdateExpression: "ADD attempts :one",
+              ConditionExpression: live,
+              ExpressionAttributeValues: { ...values, ":one": N(1) },
+            }),
       },
     };
   }
@@ -402,11 +448,17 @@ export class DynamoCaptureStore implements CaptureStore {
     return { ledger, capture: out[this.#tables.captures]?.[0] };
   }
 
-  /** One BatchGetItem (≤ 100 keys), plus retries of unprocessed keys, which only throttling produces. */
-  async #batchGetAll(request: BatchGetItemCommandInput["RequestItems"]): Promise<Record<string, Item[]>> {
+  /**
+   * One BatchGetItem (≤ 100 keys), plus retries of unprocessed keys, which only throttling produces:
+   * with full-jitter backoff, at most BATCH_GET_ATTEMPTS tries and never past the caller's deadline.
+   */
+  async #batchGetAll(
+    request: BatchGetItemCommandInput["RequestItems"],
+    deadlineMs = Date.now() + BATCH_GET_BUDGET_MS,
+  ): Promise<Record<string, Item[]>> {
     const responses: Record<string, Item[]> = {};
     let pending = request;
-    while (pending && Object.keys(pending).length > 0) {
+    for (let attempt = 1; ; attempt++) {
       const out: BatchGetItemCommandOutput = await this.#db.send(
         new BatchGetItemCommand({ RequestItems: pending }),
       );
@@ -414,8 +466,14 @@ export class DynamoCaptureStore implements CaptureStore {
         responses[table] = [...(responses[table] ?? []), ...items];
       }
       pending = out.UnprocessedKeys;
+      if (!pending || Object.keys(pending).length === 0) return responses;
+      const pause =
+        Math.random() * Math.min(BATCH_GET_BACKOFF_CAP_MS, BATCH_GET_BACKOFF_BASE_MS * 2 ** attempt);
+      if (attempt >= BATCH_GET_ATTEMPTS || Date.now() + pause > deadlineMs) {
+        throw new Error(`BatchGetItem: keys still unprocessed (throttled) after ${attempt} attempts`);
+      }
+      await delay(pause);
     }
-    return responses;
   }
 }
 
@@ -448,7 +506,8 @@ const emptyFacts = (): CaptureFacts => ({
   authenticationRequest: undefined,
 });
 
-const shardOf = (captureKey: string) =>
+/** The sweep index shard of a capture record. */
+export const shardOf = (captureKey: string) =>
   `S${createHash("sha1").update(captureKey).digest()[0]! % SWEEP_SHARDS}`;
 
 /** The sparse index attributes a record carries while the sweeper must look at it, else undefined. */
