@@ -6,8 +6,9 @@ import { DynamoRefundStore } from "./adapters/dynamodb/refund-store.ts";
 import { sqsNotificationQueue } from "./adapters/sqs/notification-queue.ts";
 import type { RuntimeConfig } from "./config.ts";
 import type { AsynchronousCaptureDeps } from "./domain/asynchronous-capture-service.ts";
-import type { OutcomeDeps } from "./domain/capture-outcome-service.ts";
+import type { NotificationQueue } from "./domain/capture-record.ts";
 import type { RefundDeps } from "./domain/refund-service.ts";
+import type { SweepDeps } from "./domain/sweeper.ts";
 import { createLogger, type Logger } from "./logging.ts";
 import { tracer } from "./tracing.ts";
 
@@ -29,7 +30,7 @@ export interface LedgerDeps {
   dynamodb: DynamoDBClient;
   logger: Logger;
   capture: AsynchronousCaptureDeps;
-  outcome: OutcomeDeps;
+  outcome: SweepDeps;
   refund: RefundDeps;
 }
 
@@ -39,7 +40,7 @@ export interface RuntimeOverrides {
   logger?: Logger;
 }
 
-const noQueue: ReturnType<typeof sqsNotificationQueue> = {
+const noQueue: NotificationQueue = {
   enqueue: () => Promise.reject(new Error("NOTIFICATIONS_QUEUE_URL is not configured for this function")),
 };
 
@@ -78,6 +79,7 @@ export function ledgerDeps(config: RuntimeConfig, overrides: RuntimeOverrides = 
       ledgerTimeZone: config.ledgerTimeZone,
       now,
       newRequestId: () => newNotificationRequestId(),
+      refunds: refundStore,
     },
     refund: {
       store: refundStore,

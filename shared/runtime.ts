@@ -58,6 +58,7 @@ export function serviceDeps(config: RuntimeConfig, overrides: RuntimeOverrides =
     keyring,
     notifier: {
       store: ledger.outcome.store,
+      refunds: ledger.refund.store,
       now: ledger.outcome.now,
       google: googleNotificationClient({
         baseUrl: config.googleBaseUrl,

@@ -2,7 +2,7 @@ import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
 import { runtimeConfigFrom } from "../../shared/config.ts";
-import { sweep } from "../../shared/domain/capture-outcome-service.ts";
+import { sweep } from "../../shared/domain/sweeper.ts";
 import { lazyHandler } from "../../shared/http/lazy-handler.ts";
 import { METRICS } from "../../shared/metrics.ts";
 import { type LedgerDeps, ledgerDeps } from "../../shared/runtime-ledger.ts";

@@ -16,7 +16,7 @@ import { createNotifierHandler } from "../../functions/notifier/handler.ts";
 import { createRefundHandler } from "../../functions/refund/handler.ts";
 import { loadLedger } from "../../shared/adapters/dynamodb/ledger-loader.ts";
 import { RUNTIME_DEFAULTS, type RuntimeConfig } from "../../shared/config.ts";
-import { sweep } from "../../shared/domain/capture-outcome-service.ts";
+import { sweep } from "../../shared/domain/sweeper.ts";
 import { parseLedgerFixture } from "../../shared/ledger-fixture.ts";
 import { createLogger, type Logger } from "../../shared/logging.ts";
 import { type ServiceDeps, serviceDeps } from "../../shared/runtime.ts";

@@ -19,7 +19,7 @@ import {
 } from "@aws-sdk/client-sqs";
 import { DynamoCaptureStore } from "../../shared/adapters/dynamodb/capture-store.ts";
 import { loadLedger } from "../../shared/adapters/dynamodb/ledger-loader.ts";
-import { parseNotificationMessage } from "../../shared/adapters/sqs/notification-queue.ts";
+import { messageSubject, parseNotificationMessage } from "../../shared/adapters/sqs/notification-queue.ts";
 import type { CaptureRecord } from "../../shared/domain/capture-record.ts";
 import { idempotencyKey } from "../../shared/domain/idempotency.ts";
 import { parseLedgerFixture } from "../../shared/ledger-fixture.ts";
@@ -240,11 +240,13 @@ async function main(argv: string[]): Promise<number> {
       for (const m of messages) {
         const msg = parseNotificationMessage(m.Body ?? "");
         const record =
-          msg && (await store.get(idempotencyKey(msg.paymentIntegratorAccountId, msg.captureRequestId)));
+          msg && "captureRequestId" in msg
+            ? await store.get(idempotencyKey(msg.paymentIntegratorAccountId, msg.captureRequestId))
+            : undefined;
         const { attempts, lastError } = describe(record);
         const age = ago(Date.now() - Number(m.Attributes?.SentTimestamp ?? Date.now()));
         console.log(
-          `${msg?.captureRequestId ?? "(malformed)"}\t${msg?.paymentIntegratorAccountId ?? "-"}\t${age}\t${attempts}\t${lastError}`,
+          `${msg ? messageSubject(msg).requestId : "(malformed)"}\t${msg?.paymentIntegratorAccountId ?? "-"}\t${age}\t${attempts}\t${lastError}`,
         );
         await release(target.sqs, dlq, m);
       }
@@ -258,7 +260,7 @@ async function main(argv: string[]): Promise<number> {
       const matches = (m: Message) => {
         const msg = parseNotificationMessage(m.Body ?? "");
         if (!msg) return false;
-        if (values["capture-request-id"] && msg.captureRequestId !== values["capture-request-id"])
+        if (values["capture-request-id"] && messageSubject(msg).requestId !== values["capture-request-id"])
           return false;
         if (values.piaid && msg.paymentIntegratorAccountId !== values.piaid) return false;
         if (
@@ -281,7 +283,7 @@ async function main(argv: string[]): Promise<number> {
       }
       if (values["dry-run"]) {
         for (const m of chosen)
-          console.log(`would replay ${parseNotificationMessage(m.Body!)!.captureRequestId}`);
+          console.log(`would replay ${messageSubject(parseNotificationMessage(m.Body!)!).requestId}`);
         console.log(`dry run: ${chosen.length} of ${messages.length} DLQ message(s) match; nothing moved`);
       } else {
         console.log(`replayed ${done} message(s); ${messages.length - done} left in the DLQ`);

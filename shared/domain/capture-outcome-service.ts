@@ -9,19 +9,12 @@ import { identifier } from "../protocol/common.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import { asCaptureRequest } from "./asynchronous-capture-service.ts";
 import { decideCapture, type RiskRule } from "./capture-decision.ts";
-import type { CaptureRecord, RecordedOutcome } from "./capture-record.ts";
+import type { CaptureRecord, NotificationQueue, RecordedOutcome } from "./capture-record.ts";
 import type { CaptureStore, Debit } from "./capture-service.ts";
 import { idempotencyKey } from "./idempotency.ts";
 import { periodsAt } from "./periods.ts";
 
-/** Where notifications wait for the notifier: identifiers only, the record is the source of truth. */
-export interface NotificationMessage {
-  paymentIntegratorAccountId: string;
-  captureRequestId: string;
-}
-export interface NotificationQueue {
-  enqueue(message: NotificationMessage): Promise<void>;
-}
+export type { NotificationMessage, NotificationQueue } from "./capture-record.ts";
 
 export interface OutcomeDeps {
   store: CaptureStore;
@@ -272,57 +265,4 @@ export async function enqueueNotification(
   }
   await deps.store.markEnqueued(record.key);
   return true;
-}
-
-export interface SweepOptions {
-  /** No new page is taken past this instant (the invocation's deadline, less time to finish a page). */
-  deadlineMs?: number;
-  pageSize?: number;
-  /** Records acted on at once. */
-  concurrency?: number;
-  /** Told, once per pass, how long the oldest due record has waited (0 when none is due). */
-  onOldestDue?: (ageSeconds: number) => void;
-}
-
-/** Without a deadline of its own (the local stack's timer) a pass stops taking pages after this long. */
-const DEFAULT_SWEEP_BUDGET_MS = 50_000;
-
-/**
- * The sweeper's pass: expire what is past its deadline, enqueue what was never enqueued. It drains
- * the index page by page until it is empty or the deadline comes; each page is taken evenly from
- * every shard, so a busy shard cannot starve the others.
- */
-export async function sweep(
-  deps: OutcomeDeps,
-  options: SweepOptions = {},
-): Promise<{ expired: number; enqueued: number }> {
-  const now = deps.now();
-  const deadlineMs = options.deadlineMs ?? now + DEFAULT_SWEEP_BUDGET_MS;
-  const counts = { expired: 0, enqueued: 0 };
-  let next: unknown;
-  for (let first = true; first || (next !== undefined && deps.now() < deadlineMs); first = false) {
-    const page = await deps.store.due(now, { pageSize: options.pageSize ?? 100, next, deadlineMs });
-    if (first) {
-      const oldest = page.oldestDueAtMs;
-      options.onOldestDue?.(oldest === undefined ? 0 : Math.max(0, Math.round((now - oldest) / 1000)));
-    }
-    await eachConcurrently(page.records, options.concurrency ?? 8, async (record) => {
-      if (record.state === "PENDING") {
-        if (await expireCapture(deps, record, now)) counts.expired += 1;
-      } else if (await enqueueNotification(deps, record)) {
-        counts.enqueued += 1;
-      }
-    });
-    next = page.next;
-  }
-  return counts;
-}
-
-/** Runs `work` over `items`, at most `concurrency` at a time. */
-async function eachConcurrently<T>(items: T[], concurrency: number, work: (item: T) => Promise<void>) {
-  let i = 0;
-  const worker = async () => {
-    while (i < items.length) await work(items[i++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
 }

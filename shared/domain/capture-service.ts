@@ -81,8 +81,8 @@ export interface DueOptions {
   deadlineMs?: number;
 }
 
-export interface DuePage {
-  records: CaptureRecord[];
+export interface DuePage<R = CaptureRecord> {
+  records: R[];
   /** When the oldest record of this page became due (the first page holds the oldest of all). */
   oldestDueAtMs?: number;
   /** Opaque: pass it back for the next page; absent when every shard is drained. */

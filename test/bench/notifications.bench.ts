@@ -15,7 +15,8 @@ import {
 import { KEY_FILES } from "../../infra/local/keys.ts";
 import { startLocalStack } from "../../infra/local/stack.ts";
 import { notificationPath } from "../../shared/adapters/google/notification-client.ts";
-import { recordCaptureOutcome, sweep } from "../../shared/domain/capture-outcome-service.ts";
+import { recordCaptureOutcome } from "../../shared/domain/capture-outcome-service.ts";
+import { sweep } from "../../shared/domain/sweeper.ts";
 import { seal } from "../../shared/security/envelope.ts";
 import { loadKeyring } from "../../shared/security/keyring.ts";
 import { type BenchModule, ms, num, PIAID, ratio, silentLogger, stats } from "./common.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { LocalStack } from "../../infra/local/stack.ts";
-import { sweep } from "../../shared/domain/capture-outcome-service.ts";
+import { sweep } from "../../shared/domain/sweeper.ts";
 import {
   asynchronousCapture,
   asynchronousCaptureRequest,

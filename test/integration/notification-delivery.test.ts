@@ -16,7 +16,8 @@ import {
 import type { SQSEvent } from "aws-lambda";
 import { createNotifierHandler } from "../../functions/notifier/handler.ts";
 import type { LocalStack } from "../../infra/local/stack.ts";
-import { recordCaptureOutcome, sweep } from "../../shared/domain/capture-outcome-service.ts";
+import { recordCaptureOutcome } from "../../shared/domain/capture-outcome-service.ts";
+import { sweep } from "../../shared/domain/sweeper.ts";
 import {
   asynchronousCapture,
   asynchronousCaptureRequest,

@@ -1,15 +1,9 @@
-import { createHash } from "node:crypto";
-import { setTimeout as delay } from "node:timers/promises";
 import {
   type AttributeValue,
-  BatchGetItemCommand,
-  type BatchGetItemCommandInput,
-  type BatchGetItemCommandOutput,
   ConditionalCheckFailedException,
   type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
-  QueryCommand,
   TransactionCanceledException,
   type TransactWriteItem,
   TransactWriteItemsCommand,
@@ -43,6 +37,14 @@ import {
   S,
 } from "./items.ts";
 import { debitAccount, foldLegacySpend } from "./ledger-store.ts";
+import {
+  attributeToOwed,
+  batchGetAll,
+  duePage,
+  owedNotificationUpdates,
+  owedToAttribute,
+  sweepMarker,
+} from "./owed-notifications.ts";
 
 export interface CaptureTables {
   ledger: string;
@@ -51,19 +53,8 @@ export interface CaptureTables {
 
 type ItemKey = { pk: string; sk: string };
 
-/** The sweep index is split over a few partitions so no single one gets hot. */
-export const SWEEP_SHARDS = 4;
 /** An outcome whose notification is not enqueued this long after it was recorded is the sweeper's to enqueue. */
 export const DEFAULT_ENQUEUE_GRACE_MS = 30_000;
-const SWEEP_INDEX = "sweep";
-/** Unprocessed keys: tries per BatchGetItem, full-jitter backoff ceiling base · 2^n capped, and the default time budget. */
-const BATCH_GET_ATTEMPTS = 6;
-const BATCH_GET_BACKOFF_BASE_MS = 25;
-const BATCH_GET_BACKOFF_CAP_MS = 1000;
-const BATCH_GET_BUDGET_MS = 2000;
-/** Where a paged pass over the sweep index stands: the shards not yet drained and where each resumes. */
-type DueCursor = { shard: number; startKey?: Record<string, AttributeValue> }[];
-const startCursor = (): DueCursor => Array.from({ length: SWEEP_SHARDS }, (_, shard) => ({ shard }));
 
 /**
  * Which account an instrument belongs to never changes once bound, so a warm process remembers it
@@ -90,10 +81,12 @@ export class DynamoCaptureStore implements CaptureStore {
   readonly #db: DynamoDBClient;
   readonly #tables: CaptureTables;
   readonly #sweepAttributes: (r: CaptureRecord) => ReturnType<typeof sweepAttributes>;
+  readonly #owed: ReturnType<typeof owedNotificationUpdates>;
 
   constructor(db: DynamoDBClient, tables: CaptureTables, options: { enqueueGraceMs?: number } = {}) {
     this.#db = db;
     this.#tables = tables;
+    this.#owed = owedNotificationUpdates(db, tables.captures);
     const grace = options.enqueueGraceMs ?? DEFAULT_ENQUEUE_GRACE_MS;
     this.#sweepAttributes = (r) => sweepAttributes(r, grace);
   }
@@ -316,91 +309,24 @@ export class DynamoCaptureStore implements CaptureStore {
     }
   }
 
-  async markEnqueued(captureKey: string): Promise<void> {
-    await this.#db.send(
-      new UpdateItemCommand({
-        TableName: this.#tables.captures,
-        Key: { pk: S(captureKey) },
-        UpdateExpression: "SET notification.enqueued = :true REMOVE sweepShard, sweepAt",
-        ConditionExpression: "attribute_exists(notification)",
-        ExpressionAttributeValues: { ":true": { BOOL: true } },
-      }),
-    );
+  markEnqueued(captureKey: string): Promise<void> {
+    return this.#owed.markEnqueued(captureKey);
   }
 
-  async recordDelivery(captureKey: string, attempt: DeliveryAttempt, delivered: boolean): Promise<void> {
-    const entry: AttributeValue = { L: [{ M: { atMs: N(attempt.atMs), outcome: S(attempt.outcome) } }] };
-    await this.#db.send(
-      new UpdateItemCommand({
-        TableName: this.#tables.captures,
-        Key: { pk: S(captureKey) },
-        UpdateExpression: `SET notification.attempts = list_append(notification.attempts, :entry)${delivered ? ", notification.#state = :notified" : ""}`,
-        ExpressionAttributeValues: { ":entry": entry, ...(delivered && { ":notified": S("NOTIFIED") }) },
-        ...(delivered && { ExpressionAttributeNames: { "#state": "state" } }),
-      }),
-    );
+  recordDelivery(captureKey: string, attempt: DeliveryAttempt, delivered: boolean): Promise<void> {
+    return this.#owed.recordDelivery(captureKey, attempt, delivered);
   }
 
   /** For operators: owe the stored notification again (same requestId, same result), so a new message sends it. */
-  async reopenNotification(captureKey: string): Promise<void> {
-    await this.#db.send(
-      new UpdateItemCommand({
-        TableName: this.#tables.captures,
-        Key: { pk: S(captureKey) },
-        UpdateExpression: "SET notification.#state = :owed",
-        ConditionExpression: "attribute_exists(notification)",
-        ExpressionAttributeNames: { "#state": "state" },
-        ExpressionAttributeValues: { ":owed": S("OWED") },
-      }),
-    );
+  reopenNotification(captureKey: string): Promise<void> {
+    return this.#owed.reopenNotification(captureKey);
   }
 
   async due(nowMs: number, options: DueOptions = {}): Promise<DuePage> {
-    const pageSize = options.pageSize ?? 100;
-    const shards = (options.next as DueCursor | undefined) ?? startCursor();
-    // Every shard still holding due records gets an equal share of the page, so none starves.
-    const share = Math.max(1, Math.floor(pageSize / shards.length));
-    const pages = await Promise.all(
-      shards.map((s) =>
-        this.#db.send(
-          new QueryCommand({
-            TableName: this.#tables.captures,
-            IndexName: SWEEP_INDEX,
-            KeyConditionExpression: "sweepShard = :shard AND sweepAt <= :now",
-            ExpressionAttributeValues: { ":shard": S(`S${s.shard}`), ":now": N(nowMs) },
-            Limit: share,
-            ...(s.startKey && { ExclusiveStartKey: s.startKey }),
-          }),
-        ),
-      ),
-    );
-    const keys: string[] = [];
-    let oldestDueAtMs: number | undefined;
-    const next: DueCursor = [];
-    pages.forEach((out, i) => {
-      for (const item of out.Items ?? []) {
-        keys.push(item.pk!.S!);
-        const at = Number(item.sweepAt!.N!);
-        if (oldestDueAtMs === undefined || at < oldestDueAtMs) oldestDueAtMs = at;
-      }
-      if (out.LastEvaluatedKey) next.push({ shard: shards[i]!.shard, startKey: out.LastEvaluatedKey });
-    });
-    // The index is eventually consistent: act on the record as it is now (strongly consistent
-    // reads, up to 100 keys per BatchGetItem: a page of ≤ 100 records is one round trip).
-    const table = this.#tables.captures;
-    const items: Item[] = [];
-    for (let i = 0; i < keys.length; i += 100) {
-      const chunk = keys.slice(i, i + 100).map((k) => ({ pk: S(k) }));
-      const out = await this.#batchGetAll(
-        { [table]: { Keys: chunk, ConsistentRead: true } },
-        options.deadlineMs,
-      );
-      items.push(...(out[table] ?? []));
-    }
+    const page = await duePage(this.#db, this.#tables.captures, nowMs, options);
     return {
-      records: items.map(itemToRecord).filter((r) => this.#sweepAttributes(r) !== undefined),
-      ...(oldestDueAtMs !== undefined && { oldestDueAtMs }),
-      ...(next.length > 0 && { next }),
+      ...page,
+      records: page.records.map(itemToRecord).filter((r) => this.#sweepAttributes(r) !== undefined),
     };
   }
 
@@ -439,41 +365,13 @@ export class DynamoCaptureStore implements CaptureStore {
 
   /** The ledger items and the capture record a decision reads, in one BatchGetItem. */
   async #batchGet(ledgerItemKeys: ItemKey[], captureKey?: string) {
-    const out = await this.#batchGetAll({
+    const out = await batchGetAll(this.#db, {
       [this.#tables.ledger]: { Keys: dedupe(ledgerItemKeys).map(key), ConsistentRead: true },
       ...(captureKey && { [this.#tables.captures]: { Keys: [{ pk: S(captureKey) }], ConsistentRead: true } }),
     });
     const ledger = new Map<string, Item>();
     for (const item of out[this.#tables.ledger] ?? []) ledger.set(item.pk!.S! + item.sk!.S!, item);
     return { ledger, capture: out[this.#tables.captures]?.[0] };
-  }
-
-  /**
-   * One BatchGetItem (≤ 100 keys), plus retries of unprocessed keys, which only throttling produces:
-   * with full-jitter backoff, at most BATCH_GET_ATTEMPTS tries and never past the caller's deadline.
-   */
-  async #batchGetAll(
-    request: BatchGetItemCommandInput["RequestItems"],
-    deadlineMs = Date.now() + BATCH_GET_BUDGET_MS,
-  ): Promise<Record<string, Item[]>> {
-    const responses: Record<string, Item[]> = {};
-    let pending = request;
-    for (let attempt = 1; ; attempt++) {
-      const out: BatchGetItemCommandOutput = await this.#db.send(
-        new BatchGetItemCommand({ RequestItems: pending }),
-      );
-      for (const [table, items] of Object.entries(out.Responses ?? {})) {
-        responses[table] = [...(responses[table] ?? []), ...items];
-      }
-      pending = out.UnprocessedKeys;
-      if (!pending || Object.keys(pending).length === 0) return responses;
-      const pause =
-        Math.random() * Math.min(BATCH_GET_BACKOFF_CAP_MS, BATCH_GET_BACKOFF_BASE_MS * 2 ** attempt);
-      if (attempt >= BATCH_GET_ATTEMPTS || Date.now() + pause > deadlineMs) {
-        throw new Error(`BatchGetItem: keys still unprocessed (throttled) after ${attempt} attempts`);
-      }
-      await delay(pause);
-    }
   }
 }
 
@@ -506,10 +404,6 @@ const emptyFacts = (): CaptureFacts => ({
   authenticationRequest: undefined,
 });
 
-/** The sweep index shard of a capture record. */
-export const shardOf = (captureKey: string) =>
-  `S${createHash("sha1").update(captureKey).digest()[0]! % SWEEP_SHARDS}`;
-
 /** The sparse index attributes a record carries while the sweeper must look at it, else undefined. */
 function sweepAttributes(
   r: CaptureRecord,
@@ -521,33 +415,15 @@ function sweepAttributes(
       : r.notification && !r.notification.enqueued && r.notification.state === "OWED"
         ? r.notification.decidedAtMs + enqueueGraceMs
         : undefined;
-  return at === undefined ? undefined : { sweepShard: S(shardOf(r.key)), sweepAt: N(at) };
+  return at === undefined ? undefined : sweepMarker(r.key, at);
 }
 
-function notificationToAttribute(n: NotificationRecord): AttributeValue {
-  return {
-    M: {
-      requestId: S(n.requestId),
-      captureResult: S(JSON.stringify(n.captureResult)),
-      state: S(n.state),
-      enqueued: { BOOL: n.enqueued },
-      decidedAtMs: N(n.decidedAtMs),
-      attempts: { L: n.attempts.map((a) => ({ M: { atMs: N(a.atMs), outcome: S(a.outcome) } })) },
-    },
-  };
-}
+const notificationToAttribute = (n: NotificationRecord): AttributeValue =>
+  owedToAttribute(n, { captureResult: S(JSON.stringify(n.captureResult)) });
 
 function attributeToNotification(av: AttributeValue | undefined): NotificationRecord | undefined {
   const m = av?.M;
-  if (!m) return undefined;
-  return {
-    requestId: m.requestId!.S!,
-    captureResult: JSON.parse(m.captureResult!.S!),
-    state: m.state!.S! as NotificationRecord["state"],
-    enqueued: m.enqueued?.BOOL === true,
-    decidedAtMs: Number(m.decidedAtMs!.N!),
-    attempts: (m.attempts?.L ?? []).map((a) => ({ atMs: Number(a.M!.atMs!.N!), outcome: a.M!.outcome!.S! })),
-  };
+  return m && { ...attributeToOwed(m), captureResult: JSON.parse(m.captureResult!.S!) };
 }
 
 /**
