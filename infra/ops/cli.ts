@@ -46,11 +46,10 @@ const optionLines = (options: Record<string, OptionSpec>) =>
   );
 
 function overview(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
   return [
     "usage: npm run ops -- <command> [options]    (each command has --help)",
     "",
-    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
+    ...COMMANDS.flatMap((c) => [`  ${c.name} ${c.synopsis}`.trimEnd(), `      ${c.summary}`]),
     "",
     "options of every command:",
     ...optionLines(GLOBAL_OPTIONS),
