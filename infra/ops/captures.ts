@@ -4,6 +4,7 @@
  */
 import {
   operatorNotes,
+  type ScanBounds,
   type ScanResult,
   scanCaptures,
   sweepIndexCaptures,
@@ -58,7 +59,12 @@ function scanLine(scan: Pick<ScanResult, "scanned" | "pages" | "complete">): str
   return `scanned ${scan.scanned} item(s) in ${scan.pages} page(s)${scan.complete ? "" : "; stopped at --max-items/--max-pages before the end of the table: narrow the window or raise the bound"}`;
 }
 
-const list: Command = {
+const list: Command<{
+  state: (typeof STATES)[number] | undefined;
+  match: (r: CaptureRecord) => boolean;
+  bounds: ScanBounds;
+  now: number;
+}> = {
   name: "captures list",
   synopsis:
     "[--state PENDING|DECIDED|OWED|NOTIFIED] [--since 2h|ISO] [--until ISO] [--owed-longer-than 10m] [--expiring-within 5m] [--piaid P] [--max-items N] [--max-pages N]",
@@ -80,9 +86,7 @@ roughly 0.2 per record): bounded by --max-items (default 100) and --max-pages (d
     piaid: { type: "string", description: "only this PIAID" },
     ...BOUND_OPTIONS,
   },
-  async run(ctx) {
-    const v = ctx.values;
-    const now = Date.now();
+  check(v, _args, now) {
     const stateText = string(v, "state")?.toUpperCase();
     if (stateText !== undefined && !(STATES as readonly string[]).includes(stateText))
       throw usage(`--state takes ${STATES.join(", ")}, not "${v.state}".`);
@@ -116,6 +120,9 @@ roughly 0.2 per record): bounded by --max-items (default 100) and --max-pages (d
       inState(r, state) &&
       (owedFor === undefined || now - r.notification!.decidedAtMs >= owedFor) &&
       (expiringIn === undefined || (r.deadlineMs ?? 0) - now <= expiringIn);
+    return { state, match, bounds: b, now };
+  },
+  async run(ctx, { state, match, bounds: b, now }) {
     const { db, tables } = ctx.target;
     let records: CaptureRecord[];
     let source: string;
@@ -246,7 +253,13 @@ if it was delivered before: the record owes it again until Google answers SUCCES
   },
 };
 
-const recover: Command = {
+const recover: Command<{
+  since: number;
+  until: number;
+  piaid: string | undefined;
+  dryRun: boolean;
+  bounds: ScanBounds;
+}> = {
   name: "recover",
   synopsis: "--since 2h|ISO [--until ISO] [--piaid P] [--dry-run] [--max-items N] [--max-pages N]",
   summary: "re-enqueue every notification owed and not yet delivered whose outcome was decided in a window",
@@ -266,17 +279,21 @@ It scans the captures table (see \`captures list\`): --max-pages (default 20) bo
     ...BOUND_OPTIONS,
   },
   changes: (values) => values["dry-run"] !== true,
-  async run(ctx) {
-    const v = ctx.values;
-    const now = Date.now();
+  check(v, _args, now) {
     if (typeof v.since !== "string")
       throw usage("recover needs --since (an ISO 8601 time, or 2h for 2 hours ago).");
     const since = instantOption("since", v.since, now);
     const until = v.until === undefined ? now : instantOption("until", String(v.until), now);
     if (since > until) throw usage("--since is after --until.");
-    const piaid = string(v, "piaid");
-    const dryRun = v["dry-run"] === true;
-    const b = bounds(v, 1000);
+    return {
+      since,
+      until,
+      piaid: string(v, "piaid"),
+      dryRun: v["dry-run"] === true,
+      bounds: bounds(v, 1000),
+    };
+  },
+  async run(ctx, { since, until, piaid, dryRun, bounds: b }) {
     let skipped = 0;
     const scan = await scanCaptures(
       ctx.target.db,
@@ -320,4 +337,4 @@ It scans the captures table (see \`captures list\`): --max-pages (default 20) bo
   },
 };
 
-export const captureCommands: Command[] = [list, show, renotify, recover];
+export const captureCommands = [list, show, renotify, recover] as Command<unknown>[];

@@ -20,7 +20,7 @@ import { dlqCommands } from "./dlq.ts";
 import { ledgerCommands } from "./ledger.ts";
 import { describeTarget, resolveTarget, type Target, targetJson } from "./target.ts";
 
-const COMMANDS: readonly Command[] = [...dlqCommands, ...captureCommands, ...ledgerCommands];
+const COMMANDS: readonly Command<unknown>[] = [...dlqCommands, ...captureCommands, ...ledgerCommands];
 
 const GLOBAL_OPTIONS: Record<string, OptionSpec & { short?: string }> = {
   env: {
@@ -58,7 +58,7 @@ function overview(): string {
   ].join("\n");
 }
 
-const helpOf = (c: Command) =>
+const helpOf = (c: Command<unknown>) =>
   [
     `usage: npm run ops -- ${c.name} ${c.synopsis}`.trimEnd(),
     "",
@@ -78,7 +78,7 @@ const parseOptionsOf = (...sets: Record<string, OptionSpec & { short?: string }>
   );
 
 /** The command named by the first positionals: the longest name that matches. */
-function commandOf(positionals: string[]): { command: Command | undefined; args: string[] } {
+function commandOf(positionals: string[]): { command: Command<unknown> | undefined; args: string[] } {
   for (const words of [2, 1]) {
     const name = positionals.slice(0, words).join(" ");
     const command = COMMANDS.find((c) => c.name === name);
@@ -136,25 +136,29 @@ async function main(argv: string[]): Promise<number> {
   if (command.localOnly && values.env !== undefined)
     throw usage(`${command.name} works on the local stack only and refuses --env: ${command.summary}.`);
 
+  const checked = command.check?.(values, looseArgs, Date.now());
   const json = values.json === true;
   const target: Target = await resolveTarget(values as { env?: string; "stack-file"?: string });
   try {
     console.error(describeTarget(target));
     let result: Record<string, unknown> = {};
     const code =
-      (await command.run({
-        values,
-        args: looseArgs,
-        target,
-        json,
-        print: (line) => {
-          if (!json) console.log(line);
+      (await command.run(
+        {
+          values,
+          args: looseArgs,
+          target,
+          json,
+          print: (line) => {
+            if (!json) console.log(line);
+          },
+          result: (value) => {
+            result = value;
+          },
+          confirm: (change) => askToConfirm(change, target, values.yes === true),
         },
-        result: (value) => {
-          result = value;
-        },
-        confirm: (change) => askToConfirm(change, target, values.yes === true),
-      })) ?? EXIT.OK;
+        checked,
+      )) ?? EXIT.OK;
     if (json)
       console.log(JSON.stringify({ command: command.name, target: targetJson(target), ...result }, null, 2));
     return code;

@@ -50,7 +50,11 @@ export interface Context {
   confirm(change: string): Promise<void>;
 }
 
-export interface Command {
+/**
+ * One command. `check` reads and validates the arguments before any target is touched (throw
+ * `usage(...)`, exit 2) and returns what `run` needs; `run` then acts on the resolved target.
+ */
+export interface Command<Checked = undefined> {
   /** The words that select it: "dlq list", "recover". */
   name: string;
   /** The usage line's arguments and options, after the name. */
@@ -66,7 +70,8 @@ export interface Command {
   localOnly?: boolean;
   /** Whether this call changes anything (a dry run does not). */
   changes?: (values: Values) => boolean;
-  run(context: Context): Promise<number | undefined>;
+  check?(values: Values, args: string[], now: number): Checked;
+  run(context: Context, checked: Checked): Promise<number | undefined>;
 }
 
 /** Asks on the terminal; without one, refuses (a script must say --yes). */

@@ -153,7 +153,7 @@ delayed, for the notifications DLQ and the notifications queue. Receives nothing
   },
 };
 
-const list: Command = {
+const list: Command<{ limit: number }> = {
   name: "dlq list",
   synopsis: "[--limit N]",
   summary: "what is in the DLQ: captureRequestId, PIAID, age, tries, last error",
@@ -163,8 +163,8 @@ readers, so each message is put back (visibility 0) as soon as it has been read,
 second of its receive (never more than ${HIDE_WHILE_READING_SECONDS} s): the DLQ alarm and other operators keep seeing it.
 Two lists at the same moment may each see fewer. Nothing is deleted or moved.`,
   options: { limit: { type: "string", description: "at most this many messages (1-10000)" } },
-  async run(ctx) {
-    const limit = limitOf(ctx.values);
+  check: (values) => ({ limit: limitOf(values) }),
+  async run(ctx, { limit }) {
     const { sqs, queues } = ctx.target;
     const before = await depthOf(sqs, queues.deadLetter);
     const messages = await receiveUpTo(sqs, queues.deadLetter, limit, HIDE_WHILE_READING_SECONDS);
@@ -209,7 +209,7 @@ Two lists at the same moment may each see fewer. Nothing is deleted or moved.`,
 
 const REASON = /^[\x20-\x7E]{3,500}$/;
 
-const remove: Command = {
+const remove: Command<{ byId: string | undefined; filters: Filters; reason: string }> = {
   name: "dlq delete",
   synopsis: "(--message-id ID | --piaid P --capture-request-id ID) --reason TEXT",
   summary: "delete one message from the DLQ (a poison message, or one settled by hand), with a reason",
@@ -225,8 +225,7 @@ no capture has no record to carry the reason: only the audit line has it.`,
     reason: { type: "string", description: "why (kept on the capture record)" },
   },
   changes: () => true,
-  async run(ctx) {
-    const v = ctx.values;
+  check(v) {
     const byId = typeof v["message-id"] === "string" ? v["message-id"] : undefined;
     const byCapture = typeof v["capture-request-id"] === "string" && typeof v.piaid === "string";
     if (byId === undefined && !byCapture)
@@ -235,11 +234,14 @@ no capture has no record to carry the reason: only the audit line has it.`,
       throw usage("dlq delete takes --message-id or --piaid with --capture-request-id, not both.");
     if (typeof v.reason !== "string" || !REASON.test(v.reason))
       throw usage("dlq delete needs --reason with 3-500 printable characters: why this message can go.");
+    return { byId, filters: filtersFrom(v), reason: v.reason };
+  },
+  async run(ctx, { byId, filters, reason }) {
+    const v = ctx.values;
     const what = byId ? `message ${byId}` : `the message(s) of capture ${v.piaid} ${v["capture-request-id"]}`;
     await ctx.confirm(`delete ${what} from the DLQ`);
     const { sqs, queues } = ctx.target;
     const messages = await receiveUpTo(sqs, queues.deadLetter, 10_000, HIDE_WHILE_READING_SECONDS);
-    const filters = filtersFrom(v);
     const chosen = messages.filter((m) => (byId ? m.MessageId === byId : matches(m, filters, Date.now())));
     await release(
       sqs,
@@ -260,7 +262,7 @@ no capture has no record to carry the reason: only the audit line has it.`,
           ctx.target.db,
           ctx.target.tables.captures,
           idempotencyKey(msg.paymentIntegratorAccountId, msg.captureRequestId),
-          { atMs, action: `deleted DLQ message ${m.MessageId}`, reason: v.reason },
+          { atMs, action: `deleted DLQ message ${m.MessageId}`, reason },
         ));
       process.stderr.write(
         `${JSON.stringify({
@@ -273,7 +275,7 @@ no capture has no record to carry the reason: only the audit line has it.`,
             paymentIntegratorAccountId: msg.paymentIntegratorAccountId,
             captureRequestId: msg.captureRequestId,
           }),
-          reason: v.reason,
+          reason,
           reasonOnRecord: onRecord,
           timestamp: new Date(atMs).toISOString(),
         })}\n`,
@@ -310,7 +312,7 @@ async function startServerSideMove(target: Target): Promise<string | undefined> 
   }
 }
 
-const replay: Command = {
+const replay: Command<{ filters: Filters; limit: number; dryRun: boolean; filtered: boolean }> = {
   name: "dlq replay",
   synopsis: "[--capture-request-id ID] [--piaid P] [--older-than 30m] [--limit N] [--selective] [--dry-run]",
   summary: "move DLQ messages back to the notifications queue (server-side when unfiltered)",
@@ -328,11 +330,16 @@ Malformed messages are never moved (see \`dlq delete\`). --dry-run says what wou
     "dry-run": { type: "boolean", description: "say what would move; move nothing" },
   },
   changes: (values) => values["dry-run"] !== true,
-  async run(ctx) {
-    const filters = filtersFrom(ctx.values);
-    const limit = limitOf(ctx.values);
-    const dryRun = ctx.values["dry-run"] === true;
-    const filtered = Object.keys(filters).length > 0 || ctx.values.limit !== undefined;
+  check(values) {
+    const filters = filtersFrom(values);
+    return {
+      filters,
+      limit: limitOf(values),
+      dryRun: values["dry-run"] === true,
+      filtered: Object.keys(filters).length > 0 || values.limit !== undefined,
+    };
+  },
+  async run(ctx, { filters, limit, dryRun, filtered }) {
     const { sqs, queues } = ctx.target;
     if (!dryRun)
       await ctx.confirm(`move ${filtered ? "the matching" : "every"} DLQ message back to the queue`);
@@ -389,4 +396,4 @@ Malformed messages are never moved (see \`dlq delete\`). --dry-run says what wou
   },
 };
 
-export const dlqCommands: Command[] = [depth, list, remove, replay];
+export const dlqCommands = [depth, list, remove, replay] as Command<unknown>[];
