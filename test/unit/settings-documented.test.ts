@@ -26,7 +26,10 @@ test("every setting the code reads is in the README's settings tables", () => {
     if (file.endsWith(join("shared", "config.ts")))
       for (const m of text.matchAll(/^ {2}([A-Z][A-Z0-9_]+): v\./gm)) read.add(m[1]!);
   }
-  assert.ok(read.has("PORT") && read.has("NOTIFY_TIMEOUT_MS") && read.has("LEDGER_TABLE"), "the search finds settings");
+  assert.ok(
+    read.has("PORT") && read.has("NOTIFY_TIMEOUT_MS") && read.has("LEDGER_TABLE"),
+    "the search finds settings",
+  );
   const readme = readFileSync(join(ROOT, "README.md"), "utf8");
   const documented = new Set([...readme.matchAll(/^\| `([A-Z][A-Z0-9_]+)`/gm)].map((m) => m[1]!));
   const missing = [...read].filter((name) => !documented.has(name)).sort();
