@@ -4,7 +4,7 @@ import { loadLedger } from "../../shared/adapters/dynamodb/ledger-loader.ts";
 import { parseLedgerFixture } from "../../shared/ledger-fixture.ts";
 import { type Command, EXIT, usage } from "./command.ts";
 
-const load: Command<{ file: string; ledger: ReturnType<typeof parseLedgerFixture> }> = {
+const load: Command = {
   name: "ledger load",
   synopsis: "<fixture.json>",
   summary: "load a ledger fixture into the running local stack (refuses --env)",
@@ -13,14 +13,15 @@ balances included, with unconditional writes. That is why it refuses --env: it n
 deployed environment. The format is in README "Ledger fixtures".`,
   args: ["fixture.json"],
   localOnly: true,
-  check(_values, [file]) {
+  async run(ctx) {
+    const [file] = ctx.args as [string];
+    let ledger: ReturnType<typeof parseLedgerFixture>;
+    // Read once the stack is known to run, so "no stack" comes first (the fixture is checked all the same).
     try {
-      return { file: file!, ledger: parseLedgerFixture(JSON.parse(readFileSync(file!, "utf8"))) };
+      ledger = parseLedgerFixture(JSON.parse(readFileSync(file, "utf8")));
     } catch (error) {
       throw usage(`cannot load ${file}: ${(error as Error).message}`);
     }
-  },
-  async run(ctx, { ledger }) {
     const n = await loadLedger(ctx.target.db, ctx.target.tables.ledger, ledger);
     ctx.print(
       `loaded ${n} ledger items (${ledger.accounts.length} accounts) into ${ctx.target.tables.ledger}`,
