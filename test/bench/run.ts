@@ -104,7 +104,8 @@ const runSnapshot = cpuSnapshot();
 const failures: Record<string, string> = {};
 try {
   log(`bench: ${selected.map((m) => m.id).join(", ")}${quick ? " (quick)" : ""}`);
-  if (await ensureLocalKeys(KEYS_DIR, 3072)) log(`generated RSA 3072 keys in ${KEYS_DIR}`);
+  if ((await ensureLocalKeys(KEYS_DIR, 3072)).written.length > 0)
+    log(`generated RSA 3072 keys in ${KEYS_DIR}`);
   const dynamodb = await startDynamoDbLocal();
   started.push(dynamodb);
   const sqs = await startSqsEmulator();
