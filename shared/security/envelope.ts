@@ -32,6 +32,15 @@ const CONFIG: openpgp.Config = {
 
 const BASE64URL = /^[A-Za-z0-9_-]+={0,2}$/;
 
+/**
+ * openpgp picks a signature's hash from its recipients' preferences (the signer's own when there
+ * are none) and reads only their primary self-signature for it: this stand-in accepts SHA-384 only,
+ * so every signature we make is SHA-384 whatever any real key prefers (checked by gpg in tests).
+ */
+const SHA384_ONLY = {
+  getPrimarySelfSignature: async () => ({ preferredHashAlgorithms: [openpgp.enums.hash.sha384] }),
+} as unknown as openpgp.PublicKey;
+
 /** Raised when no usable key of ours can sign or no usable key of Google's can be encrypted to. */
 export class CannotSealError extends Error {
   constructor(why: string) {
@@ -64,8 +73,15 @@ export async function seal(json: string, keyring: Keyring, date = new Date()): P
     throw new CannotSealError((await canSeal(keyring, date)) ?? "keys changed while sealing");
   }
   const message = await openpgp.createMessage({ binary: Buffer.from(json, "utf8"), date });
-  // Signed on its own, so the hash is ours (openpgp.encrypt would follow the recipients' preferences).
-  const signed = await openpgp.sign({ message, signingKeys, date, format: "object", config: CONFIG });
+  // Signed on its own, so the hash is ours: openpgp follows the preferences of the recipients (or of the signer).
+  const signed = await openpgp.sign({
+    message,
+    signingKeys,
+    recipientKeys: [SHA384_ONLY],
+    date,
+    format: "object",
+    config: CONFIG,
+  } as openpgp.SignOptions & { message: openpgp.Message<Uint8Array>; format: "object" });
   // A session key we choose, so the cipher is AES-256 whatever the recipients prefer.
   const sessionKey = { data: new Uint8Array(randomBytes(32)), algorithm: ACCEPTED_CIPHER } as const;
   const binary = await openpgp.encrypt({

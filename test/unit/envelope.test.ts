@@ -328,8 +328,8 @@ describe("envelope: algorithms both ways", () => {
     }
   });
 
-  test("outbound: AES-256 and SHA-384 even to a Google key that prefers AES-128 and SHA-256", async () => {
-    const toWeak = await loadKeyring({ own: us.privateKey, peer: weakPrefs.publicKey }, labels);
+  test("outbound: AES-256 and SHA-384 even to (and from) keys that prefer AES-128 and SHA-256", async () => {
+    const toWeak = await loadKeyring({ own: weakPrefs.privateKey, peer: weakPrefs.publicKey }, labels);
     const weakGoogle = await readPrivate(weakPrefs.privateKey);
     const wire = Buffer.from(await seal("{}", toWeak), "base64url");
     const [sessionKey] = await openpgp.decryptSessionKeys({
