@@ -24,6 +24,7 @@ import { idempotencyKey } from "../../shared/domain/idempotency.ts";
 import { parseLedgerFixture } from "../../shared/ledger-fixture.ts";
 import { LOCAL_AWS } from "../local/local-aws.ts";
 import { queues, stagePrefix, tables } from "../resources.ts";
+import { KEYS_HELP, keysCommand } from "./keys.ts";
 
 const DEFAULT_STACK_FILE = resolve(import.meta.dirname, "../../.local/stack.json");
 
@@ -35,10 +36,12 @@ const HELP: Record<string, string> = {
   dlq replay [filters] [--dry-run]              move DLQ messages back to the notifications queue
   captures show <PIAID> <captureRequestId>      a capture record, its state and delivery history
   captures renotify <PIAID> <captureRequestId>  send the stored notification again (same result, same requestId)
+  keys [--json]                                 each loaded key: fingerprint, side, algorithm, expiry, usable or why not
 
 target (every command):
   --stack-file <path>   the local stack's description (default .local/stack.json, written by npm start)
   --env <name>          a deployed environment instead (tables and queues named gsp-<name>-…)`,
+  keys: KEYS_HELP,
   "ledger load": `usage: npm run ops -- ledger load <fixture.json> [--stack-file path]
 
 Loads a ledger fixture into the running local stack: accounts, instruments, OTPs… are replaced,
@@ -186,6 +189,7 @@ function describe(record: CaptureRecord | undefined) {
 }
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === "keys") return keysCommand(argv.slice(1));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
