@@ -431,6 +431,8 @@ describe("monitoring", () => {
     "api-5xx",
     "capture-latency-p99",
     "sweeper-errors",
+    "keys-skipped",
+    "key-expires-within-30-days",
   ];
   for (const env of ENVIRONMENT_NAMES) {
     it(`${env}: every alarm exists and notifies the encrypted alarm topic`, () => {
@@ -501,6 +503,16 @@ describe("monitoring", () => {
       assert.deepEqual(verification.Dimensions, [{ Name: "service", Value: "notifier" }]);
       assert.equal(verification.Threshold, 0);
       assert.equal(verification.ComparisonOperator, "GreaterThanThreshold");
+
+      const skipped = alarm("keys-skipped");
+      const expiry = alarm("key-expires-within-30-days");
+      assert.deepEqual(
+        [skipped, expiry].map((a) => [a.MetricName, a.Dimensions, a.Threshold, a.ComparisonOperator]),
+        [
+          ["KeysSkipped", [{ Name: "service", Value: "envelope" }], 0, "GreaterThanThreshold"],
+          ["KeyDaysToExpiry", [{ Name: "service", Value: "envelope" }], 30, "LessThanThreshold"],
+        ],
+      );
 
       const api5xx = alarm("api-5xx");
       assert.equal(api5xx.Namespace, "AWS/ApiGateway");

@@ -75,14 +75,16 @@ export class Monitoring extends Construct {
       description: string,
       metric: IMetric,
       threshold: number,
-      options: { evaluationPeriods?: number; datapointsToAlarm?: number } = {},
+      options: { evaluationPeriods?: number; datapointsToAlarm?: number; below?: boolean } = {},
     ) => {
       const created = new Alarm(this, name, {
         alarmName: `${prefix}${name}`,
         alarmDescription: description,
         metric,
         threshold,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        comparisonOperator: options.below
+          ? ComparisonOperator.LESS_THAN_THRESHOLD
+          : ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluationPeriods: options.evaluationPeriods ?? 1,
         datapointsToAlarm: options.datapointsToAlarm ?? options.evaluationPeriods ?? 1,
         treatMissingData: TreatMissingData.NOT_BREACHING,
@@ -160,6 +162,28 @@ export class Monitoring extends Construct {
       captureLatency(Stats.p(99)),
       props.captureLatencyThresholdMs,
       { evaluationPeriods: 3, datapointsToAlarm: 2 },
+    );
+    // Emitted by every process that loads the keyrings (cold start, then every KEYRING_TTL_SECONDS).
+    const keyMetric = (metricName: string, statistic: string) =>
+      new Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName,
+        dimensionsMap: { service: METRICS.envelopeService },
+        period: Duration.hours(1),
+        statistic,
+      });
+    alarm(
+      "keys-skipped",
+      "A keyring holds a key the service cannot use (expired, revoked, too weak, no encryption subkey): it is skipped; remove or replace it. `npm run ops -- keys --env <name>` says which and why.",
+      keyMetric(METRICS.keysSkipped, Stats.MAXIMUM),
+      0,
+    );
+    alarm(
+      "key-expires-within-30-days",
+      "A key of ours or of Google's expires within 30 days: rotate it (infra/cdk/DEPLOY.md, keys). When a side has no usable key left, Google's requests are answered 503.",
+      keyMetric(METRICS.keyDaysToExpiry, Stats.MINIMUM),
+      30,
+      { below: true },
     );
     alarm(
       "sweeper-errors",
