@@ -3,8 +3,8 @@ import { randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
 import fc from "fast-check";
 import { MAX_BODY_BYTES } from "../../infra/local/gateway.ts";
-import { GOOGLE_MAX_BODY_BYTES } from "../../shared/http/limits.ts";
 import type { LocalStack } from "../../infra/local/stack.ts";
+import { GOOGLE_MAX_BODY_BYTES } from "../../shared/http/limits.ts";
 import { CaptureResultCode } from "../../shared/protocol/capture.ts";
 import { open, seal } from "../../shared/security/envelope.ts";
 import {
