@@ -17,6 +17,7 @@ import {
   type Values,
 } from "./command.ts";
 import { dlqCommands } from "./dlq.ts";
+import { keysCommand } from "./keys.ts";
 import { ledgerCommands } from "./ledger.ts";
 import { describeTarget, resolveTarget, type Target, targetJson } from "./target.ts";
 
@@ -50,6 +51,8 @@ function overview(): string {
     "usage: npm run ops -- <command> [options]    (each command has --help)",
     "",
     ...COMMANDS.flatMap((c) => [`  ${c.name} ${c.synopsis}`.trimEnd(), `      ${c.summary}`]),
+    "  keys [--env NAME | --keys-dir DIR] [--json]",
+    "      each key of both keyrings: side, fingerprint, algorithm, expiry, usable or why not (no key material)",
     "",
     "options of every command:",
     ...optionLines(GLOBAL_OPTIONS),
@@ -88,6 +91,8 @@ function commandOf(positionals: string[]): { command: Command<unknown> | undefin
 }
 
 async function main(argv: string[]): Promise<number> {
+  // The keyrings are not the stack's: `keys` reads the keys folder or the environment's secrets itself.
+  if (argv[0] === "keys") return keysCommand(argv.slice(1));
   // First pass: find the command (every command's options known, so option values are not taken for words).
   const loose = parseArgs({
     args: argv,

@@ -671,6 +671,8 @@ describe("monitoring", () => {
     "outcome-api-5xx",
     ...(env === "prod" ? ["google-traffic-stopped"] : []),
     "capture-latency-p99",
+    "keys-skipped",
+    "key-expires-within-30-days",
   ];
   const alarmOf = (env: EnvironmentName, name: string) =>
     Object.values(
@@ -792,6 +794,16 @@ describe("monitoring", () => {
       assert.equal(sweeper.ComparisonOperator, "LessThanThreshold");
       assert.equal(sweeper.Threshold, 1);
       assert.equal(sweeper.TreatMissingData, "breaching", "a sweeper that never runs publishes nothing");
+
+      const skipped = alarmOf(env, "keys-skipped");
+      const expiry = alarmOf(env, "key-expires-within-30-days");
+      assert.deepEqual(
+        [skipped, expiry].map((a) => [a.MetricName, a.Dimensions, a.Threshold, a.ComparisonOperator]),
+        [
+          ["KeysSkipped", [{ Name: "service", Value: "envelope" }], 0, "GreaterThanThreshold"],
+          ["KeyDaysToExpiry", [{ Name: "service", Value: "envelope" }], 30, "LessThanThreshold"],
+        ],
+      );
 
       const api5xx = alarmOf(env, "api-5xx");
       assert.equal(api5xx.Namespace, "AWS/ApiGateway");

@@ -180,6 +180,7 @@ describe("refused before acting: exit 2 with the reason", () => {
       "captures renotify",
       "recover",
       "ledger load",
+      "keys",
     ]);
     assert.match(overview.stdout, /exit codes: 0 done; 1 failed .*\n2 refused before acting/);
     for (const name of names) {
