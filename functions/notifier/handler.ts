@@ -8,7 +8,6 @@ import { deliverNotification, retryDelaySeconds } from "../../shared/domain/noti
 import { lazyHandler } from "../../shared/http/lazy-handler.ts";
 import { METRICS } from "../../shared/metrics.ts";
 import { type ServiceDeps, serviceDeps } from "../../shared/runtime.ts";
-import { traced, tracer } from "../../shared/tracing.ts";
 
 /**
  * SQS → captureResultNotification. Each message is one delivery try; a failed one is made visible
@@ -104,7 +103,5 @@ export function createNotifierHandler(
 
 export const handler = lazyHandler(() => {
   const deps = serviceDeps(runtimeConfigFrom(process.env));
-  return middy<SQSEvent, SQSBatchResponse>()
-    .use(traced())
-    .handler(createNotifierHandler(deps, tracer.captureAWSv3Client(new SQSClient({}))));
+  return middy<SQSEvent, SQSBatchResponse>().handler(createNotifierHandler(deps, new SQSClient({})));
 });

@@ -6,7 +6,6 @@ import { sweep } from "../../shared/domain/sweeper.ts";
 import { lazyHandler } from "../../shared/http/lazy-handler.ts";
 import { METRICS } from "../../shared/metrics.ts";
 import { type LedgerDeps, ledgerDeps } from "../../shared/runtime-ledger.ts";
-import { traced } from "../../shared/tracing.ts";
 
 /** Time kept back from the invocation's deadline to finish the page in hand and publish the metrics. */
 const FINISH_MARGIN_MS = 8_000;
@@ -36,7 +35,5 @@ export const createSweeperHandler =
   };
 
 export const handler = lazyHandler(() =>
-  middy()
-    .use(traced())
-    .handler(createSweeperHandler(ledgerDeps(runtimeConfigFrom(process.env)))),
+  middy().handler(createSweeperHandler(ledgerDeps(runtimeConfigFrom(process.env)))),
 );
