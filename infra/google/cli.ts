@@ -1,5 +1,5 @@
 /**
- * `npm run google -- capture|asynchronousCapture [options]`: sends the call as Google would (signed
+ * `npm run google -- capture|asynchronousCapture|refund|echo [options]`: sends the call as Google would (signed
  * and encrypted with the stand-in Google key), opens and verifies the answer, prints status and JSON.
  * Its URL, keys folder and codec come from the running stack (.local/stack.json, as `ops` reads it)
  * unless given.
@@ -8,7 +8,14 @@ import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { KEY_FILES } from "../local/keys.ts";
-import { asynchronousCaptureBody, callIntegrator, captureBody, standInGoogleKeyring } from "./client.ts";
+import {
+  asynchronousCaptureBody,
+  callIntegrator,
+  captureBody,
+  echoBody,
+  refundBody,
+  standInGoogleKeyring,
+} from "./client.ts";
 
 const DEFAULT_STACK_FILE = resolve(import.meta.dirname, "../../.local/stack.json");
 
@@ -23,6 +30,8 @@ function runningStack(file: string): { url?: string; keysDir?: string; messageCo
 
 const USAGE = `usage: npm run google -- capture [options]
        npm run google -- asynchronousCapture [--vpa <vpa> | --token <gpt>] [options]
+       npm run google -- refund --capture-request-id <id> [--amount <micros>] [options]
+       npm run google -- echo [--message <text>] [options]
 
   --token <gpt>          googlePaymentToken (capture: default gpt-demo-success)
   --vpa <vpa>            asynchronousCapture: upiDetails.vpa (default customer@demobank)
@@ -30,7 +39,9 @@ const USAGE = `usage: npm run google -- capture [options]
   --utn <id>             with --mandate: upcomingTransactionNotificationId
   --auth <id>            authenticationRequestId
   --otp-request <id> --otp <value>   otpVerification
-  --amount <micros>      default 728000000 (728 INR)
+  --capture-request-id <id>   refund: Google's requestId of the capture to refund
+  --message <text>       echo: the clientMessage (default "hello from Google")
+  --amount <micros>      default 728000000 (728 INR; for a refund, the refundAmount)
   --currency <code>      default INR
   --piaid <id>           default InvisiCashIN_INR
   --request-id <id>      default a fresh one (repeat one to see an idempotent replay)
@@ -53,6 +64,8 @@ const { values, positionals } = parseArgs({
     currency: { type: "string", default: "INR" },
     piaid: { type: "string", default: "InvisiCashIN_INR" },
     "request-id": { type: "string" },
+    "capture-request-id": { type: "string" },
+    message: { type: "string" },
     url: { type: "string" },
     keys: { type: "string" },
     plain: { type: "boolean" },
@@ -61,10 +74,15 @@ const { values, positionals } = parseArgs({
   },
 });
 
-const method = positionals[0];
-if (values.help || (method !== "capture" && method !== "asynchronousCapture")) {
+const METHODS = ["capture", "asynchronousCapture", "refund", "echo"] as const;
+const method = METHODS.find((m) => m === positionals[0]);
+if (values.help || !method) {
   console.log(USAGE);
   process.exit(values.help ? 0 : 2);
+}
+if (method === "refund" && !values["capture-request-id"]) {
+  console.error("refund needs --capture-request-id (Google's requestId of the capture)");
+  process.exit(2);
 }
 const stack = runningStack(values["stack-file"] ?? process.env.LOCAL_STACK_FILE ?? DEFAULT_STACK_FILE);
 const url = values.url ?? process.env.GSP_URL ?? stack.url ?? "http://127.0.0.1:3000";
@@ -83,25 +101,36 @@ try {
     currency: values.currency,
     ...(values["request-id"] && { requestId: values["request-id"] }),
   };
+  const requestId = values["request-id"];
   const body =
-    method === "capture"
-      ? captureBody({
-          ...common,
-          ...(values.mandate
-            ? { mandateId: values.mandate }
-            : { googlePaymentToken: values.token ?? "gpt-demo-success" }),
-          ...(values.utn && { upcomingTransactionNotificationId: values.utn }),
-          ...(values.auth && { authenticationRequestId: values.auth }),
-          ...(values["otp-request"] && {
-            otp: { sendOtpRequestId: values["otp-request"], otp: values.otp ?? "" },
-          }),
+    method === "refund"
+      ? refundBody({
+          piaid: values.piaid,
+          captureRequestId: values["capture-request-id"]!,
+          refundAmount: values.amount,
+          currency: values.currency,
+          ...(requestId && { requestId }),
         })
-      : asynchronousCaptureBody({
-          ...common,
-          ...(values.token
-            ? { googlePaymentToken: values.token }
-            : { vpa: values.vpa ?? "customer@demobank" }),
-        });
+      : method === "echo"
+        ? echoBody(values.message ?? "hello from Google", requestId)
+        : method === "capture"
+          ? captureBody({
+              ...common,
+              ...(values.mandate
+                ? { mandateId: values.mandate }
+                : { googlePaymentToken: values.token ?? "gpt-demo-success" }),
+              ...(values.utn && { upcomingTransactionNotificationId: values.utn }),
+              ...(values.auth && { authenticationRequestId: values.auth }),
+              ...(values["otp-request"] && {
+                otp: { sendOtpRequestId: values["otp-request"], otp: values.otp ?? "" },
+              }),
+            })
+          : asynchronousCaptureBody({
+              ...common,
+              ...(values.token
+                ? { googlePaymentToken: values.token }
+                : { vpa: values.vpa ?? "customer@demobank" }),
+            });
   const keyring = plain ? undefined : await standInGoogleKeyring(keysDir);
   const reply = await callIntegrator(url, `/v1/${method}`, body, { keyring });
   console.log(

@@ -81,7 +81,8 @@ test("--help exits 0 with the usage; an unknown method exits 2 with it", async (
   assert.equal(help.code, 0);
   assert.match(help.stdout, /^usage: npm run google -- capture/);
   assert.match(help.stdout, /npm run google -- asynchronousCapture/);
-  const unknown = await google("refund");
+  assert.match(help.stdout, /npm run google -- refund --capture-request-id/);
+  const unknown = await google("chargeback");
   assert.equal(unknown.code, 2);
   assert.match(unknown.stdout, /^usage: npm run google -- capture/);
 });
@@ -104,4 +105,35 @@ test("a keys folder with Google's real public key and no stand-in key: exit 1 sa
   const r = await googleWith(["capture", "--stack-file", stackFile]);
   assert.equal(r.code, 1);
   assert.match(r.stdout, /^no google-standin\.private\.asc in .*: this client signs as the stand-in Google/);
+});
+
+test("refund and echo: the README's walk-through, as Google sends them", async () => {
+  const before = await balance(stack, "acct-demo-refund");
+  const id = requestId("cli-pay");
+  const paid = await google(
+    "capture",
+    "--token",
+    "gpt-demo-refund",
+    "--request-id",
+    id,
+    "--amount",
+    "7000000",
+  );
+  assert.equal(answer(paid.stdout).result, "SUCCESS");
+  const part = await google("refund", "--capture-request-id", id, "--amount", "3000000");
+  assert.equal(part.code, 0);
+  assert.match(part.stdout, /^HTTP 200 \(signed and encrypted, signature verified\)\n/);
+  assert.equal(answer(part.stdout).result, "SUCCESS");
+  const over = await google("refund", "--capture-request-id", id, "--amount", "5000000");
+  assert.equal(over.code, 1);
+  assert.equal(answer(over.stdout).errorResponseCode, "PRECONDITION_VIOLATION");
+  assert.equal(before - (await balance(stack, "acct-demo-refund")), 4_000_000n, "7 debited, 3 given back");
+  const missing = await google("refund", "--amount", "1");
+  assert.equal(missing.code, 2);
+  assert.match(missing.stdout, /needs --capture-request-id/);
+
+  const echoed = await google("echo", "--message", "ping from the CLI");
+  assert.equal(echoed.code, 0);
+  assert.equal(answer(echoed.stdout).clientMessage, "ping from the CLI");
+  assert.match(String(answer(echoed.stdout).serverMessage), /^gsp-integrator echo-/);
 });
