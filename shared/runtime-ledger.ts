@@ -3,11 +3,14 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoCaptureStore } from "./adapters/dynamodb/capture-store.ts";
 import { DynamoRefundStore } from "./adapters/dynamodb/refund-store.ts";
+import { DynamoStatementStore } from "./adapters/dynamodb/statement-store.ts";
 import { sqsNotificationQueue } from "./adapters/sqs/notification-queue.ts";
+import { sqsStatementQueue } from "./adapters/sqs/statement-queue.ts";
 import type { RuntimeConfig } from "./config.ts";
 import type { AsynchronousCaptureDeps } from "./domain/asynchronous-capture-service.ts";
 import type { OutcomeDeps } from "./domain/capture-outcome-service.ts";
 import type { RefundDeps } from "./domain/refund-service.ts";
+import type { StatementDeps } from "./domain/statement-service.ts";
 import { createLogger, type Logger } from "./logging.ts";
 import { tracer } from "./tracing.ts";
 
@@ -31,6 +34,7 @@ export interface LedgerDeps {
   capture: AsynchronousCaptureDeps;
   outcome: OutcomeDeps;
   refund: RefundDeps;
+  statement: StatementDeps;
 }
 
 export interface RuntimeOverrides {
@@ -59,6 +63,12 @@ export function ledgerDeps(config: RuntimeConfig, overrides: RuntimeOverrides = 
         config.notificationsQueueUrl,
       )
     : noQueue;
+  const sqs = () => overrides.sqs ?? tracer.captureAWSv3Client(new SQSClient({}));
+  const statementQueue = config.statementsQueueUrl
+    ? sqsStatementQueue(sqs(), config.statementsQueueUrl)
+    : {
+        enqueue: () => Promise.reject(new Error("STATEMENTS_QUEUE_URL is not configured for this function")),
+      };
   const now = Date.now;
   return {
     config,
@@ -86,6 +96,14 @@ export function ledgerDeps(config: RuntimeConfig, overrides: RuntimeOverrides = 
       now,
       newRefundId: newTransactionId,
       ...(config.refundNotifications && { newNotificationRequestId: () => newNotificationRequestId("rrn") }),
+    },
+    statement: {
+      store: new DynamoStatementStore(dynamodb, config.tables),
+      queue: statementQueue,
+      piaids: config.piaids,
+      now,
+      newStatementId: newTransactionId,
+      newAcceptRequestId: () => newNotificationRequestId("ars"),
     },
   };
 }

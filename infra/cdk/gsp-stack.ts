@@ -135,6 +135,7 @@ export class GspStack extends Stack {
       googleBaseUrl: config.googleBaseUrl,
       captureDeadlineSeconds: config.captureDeadlineSeconds,
       refundNotifications: config.refundNotifications,
+      statementAcceptance: config.statementAcceptance,
       notify: { ...RUNTIME_DEFAULTS.notify },
     };
     const iamFunctions = new Set(
@@ -238,6 +239,7 @@ export class GspStack extends Stack {
         partitionKey: attribute(index.partitionKey),
         ...(index.sortKey && { sortKey: attribute(index.sortKey) }),
         projectionType: ProjectionType[index.projection],
+        ...(index.include && { nonKeyAttributes: [...index.include] }),
       });
     }
     return table;

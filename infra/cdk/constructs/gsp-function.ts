@@ -94,6 +94,7 @@ export class GspFunction extends Construct {
         ledger: resources.tables.ledger.tableName,
         captures: resources.tables.captures.tableName,
         refunds: resources.tables.refunds.tableName,
+        statements: resources.tables.statements.tableName,
       },
       ...this.bindKeys(resources, props.runtime),
       ...this.bindQueue(resources),
@@ -219,8 +220,15 @@ export class GspFunction extends Construct {
         new PolicyStatement({ actions: ["sqs:SendMessage"], resources: [all[queue].queueArn] }),
       );
     }
-    const queueName = sendsTo[0] ?? this.definition.consumes?.queue;
-    return queueName ? { notificationsQueueUrl: all[queueName].queueUrl } : {};
+    // Each queue reaches the function as its own setting (the notifier also delays retries on its queue).
+    const urls: { notificationsQueueUrl?: string; statementsQueueUrl?: string } = {};
+    for (const queue of new Set([
+      ...sendsTo,
+      ...(this.definition.consumes ? [this.definition.consumes.queue] : []),
+    ])) {
+      urls[queue === "statements" ? "statementsQueueUrl" : "notificationsQueueUrl"] = all[queue].queueUrl;
+    }
+    return urls;
   }
 
   private bindConsumer(all: GspResources["queues"]) {

@@ -6,6 +6,7 @@ import {
   TransactionCanceledException,
   TransactWriteItemsCommand,
 } from "@aws-sdk/client-dynamodb";
+import { refundMovedAt, settlementBucket } from "../../domain/reconciliation.ts";
 import type {
   Credit,
   RefundRecord,
@@ -144,7 +145,12 @@ export class DynamoRefundStore implements RefundStore {
 }
 
 export function refundToItem(r: RefundRecord): Item {
+  const movedAt = refundMovedAt(r);
   return {
+    ...(movedAt !== undefined && {
+      settleDay: S(settlementBucket(r.paymentIntegratorAccountId, movedAt)),
+      settleAt: N(movedAt),
+    }),
     pk: S(r.key),
     paymentIntegratorAccountId: S(r.paymentIntegratorAccountId),
     requestId: S(r.requestId),
