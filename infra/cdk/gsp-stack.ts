@@ -208,6 +208,7 @@ export class GspStack extends Stack {
         queue: this.queues.notifications,
         deadLetterQueue: this.deadLetterQueues.notifications!,
       },
+      statements: { deadLetterQueue: this.deadLetterQueues.statements! },
       oldestNotificationThresholdSeconds: RUNTIME_DEFAULTS.notify.backoffCapSeconds,
       // A due record waits at most one sweep plus one retry delay when all is well.
       oldestDueRecordThresholdSeconds:
