@@ -8,6 +8,7 @@ import {
 } from "../../infra/local/google-statements.ts";
 import type { LocalStack } from "../../infra/local/stack.ts";
 import { loadLedger } from "../../shared/adapters/dynamodb/ledger-loader.ts";
+import { DynamoStatementStore } from "../../shared/adapters/dynamodb/statement-store.ts";
 import { idempotencyKey } from "../../shared/domain/idempotency.ts";
 import type { StatementRecord, StatementState } from "../../shared/domain/statement-service.ts";
 import { parseLedgerFixture } from "../../shared/ledger-fixture.ts";
@@ -128,8 +129,9 @@ export async function issueStatement(
   return { statement, reply };
 }
 
+/** Read with the stack's uncounted client, so polling never shows in a request budget. */
 export const statementRecord = (stack: LocalStack, statementId: string) =>
-  stack.deps.statement.store.get(idempotencyKey(PIAID, statementId));
+  new DynamoStatementStore(stack.dynamodb, stack.config.tables).get(idempotencyKey(PIAID, statementId));
 
 export async function settled(
   stack: LocalStack,
