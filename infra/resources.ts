@@ -12,8 +12,9 @@ export interface IndexDefinition {
   name: string;
   partitionKey: KeyAttribute;
   sortKey?: KeyAttribute;
-  /** Only key attributes are projected: readers fetch the item itself, strongly consistent. */
-  projection: "KEYS_ONLY";
+  /** KEYS_ONLY: readers fetch the item itself, strongly consistent. INCLUDE: these attributes too. */
+  projection: "KEYS_ONLY" | "INCLUDE";
+  include?: readonly string[];
 }
 
 export interface TableDefinition {
@@ -36,6 +37,20 @@ const sweepIndex = {
   projection: "KEYS_ONLY",
 } as const satisfies IndexDefinition;
 
+/**
+ * Sparse: only records that moved money (a SUCCESS capture, an asynchronous SUCCESS outcome, a SUCCESS
+ * refund) carry these attributes: the PIAID and UTC day it moved on, and the instant. A billing period is
+ * a Query per UTC day it touches, never a scan; what reconciliation compares is projected, so no item reads.
+ */
+const settlementIndex = (ourId: string) =>
+  ({
+    name: "settlement",
+    partitionKey: { name: "settleDay", type: "S" },
+    sortKey: { name: "settleAt", type: "N" },
+    projection: "INCLUDE",
+    include: ["requestId", "amount", "currencyCode", ourId],
+  }) as const satisfies IndexDefinition;
+
 export const tables = {
   /** Accounts, balances, spend counters, instruments, OTPs: the integrator's own ledger. */
   ledger: {
@@ -47,13 +62,18 @@ export const tables = {
   captures: {
     name: "captures",
     partitionKey: { name: "pk", type: "S" },
-    indexes: [sweepIndex],
+    indexes: [sweepIndex, settlementIndex("paymentIntegratorTransactionId")],
   },
   /** One record per (PIAID, refund requestId): idempotency record, financial record, owed notification. */
   refunds: {
     name: "refunds",
     partitionKey: { name: "pk", type: "S" },
-    indexes: [sweepIndex],
+    indexes: [sweepIndex, settlementIndex("paymentIntegratorRefundId")],
+  },
+  /** One record per (PIAID, statement id): the remittance statement, its reconciliation, its acceptance. */
+  statements: {
+    name: "statements",
+    partitionKey: { name: "pk", type: "S" },
   },
 } as const satisfies Record<string, TableDefinition>;
 
@@ -72,6 +92,14 @@ export const queues = {
     retentionSeconds: 4 * 24 * 3600,
     deadLetter: { name: "notifications-dlq", maxReceiveCount: 8, retentionSeconds: 14 * 24 * 3600 },
   },
+  /** Statements to reconcile (identifiers only); the reconciler consumes it. */
+  statements: {
+    name: "statements",
+    // 6 x the reconciler's timeout (AWS's advice for SQS event sources).
+    visibilityTimeoutSeconds: 360,
+    retentionSeconds: 4 * 24 * 3600,
+    deadLetter: { name: "statements-dlq", maxReceiveCount: 5, retentionSeconds: 14 * 24 * 3600 },
+  },
 } as const satisfies Record<string, QueueDefinition>;
 
 export interface FunctionDefinition {
@@ -80,7 +108,7 @@ export interface FunctionDefinition {
   memoryMb: number;
   timeoutSeconds: number;
   tables: readonly (keyof typeof tables)[];
-  /** Queues it sends to (IAM send rights and NOTIFICATIONS_QUEUE_URL). */
+  /** Queues it sends to (IAM send rights and NOTIFICATIONS_QUEUE_URL / STATEMENTS_QUEUE_URL). */
   sendsTo?: readonly (keyof typeof queues)[];
   /**
    * The queue whose messages invoke it (an SQS event source with partial batch failures).
@@ -156,6 +184,23 @@ export const functions = {
     sendsTo: ["notifications"],
     schedule: { everyMinutes: 1 },
   },
+  remittanceStatementNotification: {
+    entry: "functions/remittance-statement-notification/handler.ts",
+    memoryMb: 512,
+    timeoutSeconds: 6,
+    tables: ["statements"],
+    sendsTo: ["statements"],
+    servesGoogle: true,
+  },
+  reconciler: {
+    entry: "functions/reconciler/handler.ts",
+    memoryMb: 1024,
+    // Three pages of details from Google and a few queries; well under the queue's visibility timeout.
+    timeoutSeconds: 60,
+    tables: ["captures", "refunds", "statements"],
+    consumes: { queue: "statements", batchSize: 1, maxConcurrency: 2 },
+    callsGoogle: true,
+  },
 } as const satisfies Record<string, FunctionDefinition>;
 
 export type FunctionName = keyof typeof functions;
@@ -173,6 +218,12 @@ export const routes = [
   { method: "POST", path: "/v1/asynchronousCapture", function: "asynchronousCapture", auth: "envelope" },
   { method: "POST", path: "/v1/refund", function: "refund", auth: "envelope" },
   { method: "POST", path: "/v1/echo", function: "echo", auth: "envelope" },
+  {
+    method: "POST",
+    path: "/v1/remittanceStatementNotification",
+    function: "remittanceStatementNotification",
+    auth: "envelope",
+  },
   { method: "POST", path: "/internal/v1/captureOutcome", function: "captureOutcome", auth: "iam" },
 ] as const satisfies readonly RouteDefinition[];
 

@@ -25,6 +25,7 @@ const RuntimeEnv = v.object({
   LEDGER_TABLE: v.pipe(v.string(), v.minLength(1)),
   CAPTURES_TABLE: v.pipe(v.string(), v.minLength(1)),
   REFUNDS_TABLE: v.pipe(v.string(), v.minLength(1)),
+  STATEMENTS_TABLE: v.pipe(v.string(), v.minLength(1)),
   /** JSON object: PIAID → ISO 4217 contract currency. */
   PIAIDS: v.pipe(v.string(), v.parseJson(), v.record(v.string(), currencyCode)),
   MESSAGE_CODEC: MessageCodecName,
@@ -51,6 +52,10 @@ const RuntimeEnv = v.object({
   ENQUEUE_GRACE_SECONDS: v.optional(seconds, "30"),
   /** refundResultNotification, the backup signal of a refund: some contracts may not want it. */
   REFUND_NOTIFICATIONS: v.optional(v.picklist(["on", "off"]), "on"),
+  /** Remittance statements to reconcile (the statement notification sends, the reconciler consumes). */
+  STATEMENTS_QUEUE_URL: v.optional(v.pipe(v.string(), v.url())),
+  /** Who accepts a statement that reconciled exactly: the reconciler itself, or only an operator. */
+  STATEMENT_ACCEPTANCE: v.optional(v.picklist(["auto", "operator"]), "operator"),
 });
 
 export type KeysLocation =
@@ -63,7 +68,7 @@ export type OtpPepperLocation =
 
 export interface RuntimeConfig {
   stage: string;
-  tables: { ledger: string; captures: string; refunds: string };
+  tables: { ledger: string; captures: string; refunds: string; statements: string };
   piaids: Record<string, string>;
   messageCodec: v.InferOutput<typeof MessageCodecName>;
   ledgerTimeZone: string;
@@ -83,6 +88,10 @@ export interface RuntimeConfig {
   enqueueGraceSeconds: number;
   /** Whether every committed refund owes Google a refundResultNotification. */
   refundNotifications: boolean;
+  /** Required by the functions that enqueue statements to reconcile. */
+  statementsQueueUrl?: string;
+  /** "auto": the reconciler accepts an exact statement; "operator": only `ops statements accept` does. */
+  statementAcceptance: "auto" | "operator";
 }
 
 /** Defaults of the settings a caller building a RuntimeConfig in code may leave out. */
@@ -93,6 +102,7 @@ export const RUNTIME_DEFAULTS = {
   notify: { timeoutMs: 5000, backoffBaseSeconds: 10, backoffCapSeconds: 900, maxTries: 8 },
   enqueueGraceSeconds: 30,
   refundNotifications: true,
+  statementAcceptance: "operator",
 } as const;
 
 export function runtimeConfigFrom(env: Record<string, string | undefined>): RuntimeConfig {
@@ -119,7 +129,12 @@ export function runtimeConfigFrom(env: Record<string, string | undefined>): Runt
       : undefined;
   return {
     stage: e.STAGE,
-    tables: { ledger: e.LEDGER_TABLE, captures: e.CAPTURES_TABLE, refunds: e.REFUNDS_TABLE },
+    tables: {
+      ledger: e.LEDGER_TABLE,
+      captures: e.CAPTURES_TABLE,
+      refunds: e.REFUNDS_TABLE,
+      statements: e.STATEMENTS_TABLE,
+    },
     piaids: e.PIAIDS,
     messageCodec: e.MESSAGE_CODEC,
     ledgerTimeZone: e.LEDGER_TIME_ZONE,
@@ -140,6 +155,8 @@ export function runtimeConfigFrom(env: Record<string, string | undefined>): Runt
       : e.OTP_PEPPER_FILE && { otpPepper: { source: "file" as const, path: e.OTP_PEPPER_FILE } }),
     enqueueGraceSeconds: Number(e.ENQUEUE_GRACE_SECONDS),
     refundNotifications: e.REFUND_NOTIFICATIONS === "on",
+    ...(e.STATEMENTS_QUEUE_URL && { statementsQueueUrl: e.STATEMENTS_QUEUE_URL }),
+    statementAcceptance: e.STATEMENT_ACCEPTANCE,
   };
 }
 
@@ -150,6 +167,7 @@ export function runtimeEnv(config: RuntimeConfig): Record<string, string> {
     LEDGER_TABLE: config.tables.ledger,
     CAPTURES_TABLE: config.tables.captures,
     REFUNDS_TABLE: config.tables.refunds,
+    STATEMENTS_TABLE: config.tables.statements,
     PIAIDS: JSON.stringify(config.piaids),
     MESSAGE_CODEC: config.messageCodec,
     LEDGER_TIME_ZONE: config.ledgerTimeZone,
@@ -166,6 +184,8 @@ export function runtimeEnv(config: RuntimeConfig): Record<string, string> {
     ...(config.otpPepper?.source === "secretsmanager" && { OTP_PEPPER_SECRET_ID: config.otpPepper.secretId }),
     ENQUEUE_GRACE_SECONDS: String(config.enqueueGraceSeconds),
     REFUND_NOTIFICATIONS: config.refundNotifications ? "on" : "off",
+    ...(config.statementsQueueUrl && { STATEMENTS_QUEUE_URL: config.statementsQueueUrl }),
+    STATEMENT_ACCEPTANCE: config.statementAcceptance,
     ...(config.keys?.source === "files" && { KEYS_DIR: config.keys.dir }),
     ...(config.keys?.source === "secretsmanager" && {
       OUR_KEYS_SECRET_ID: config.keys.ownSecretId,

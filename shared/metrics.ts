@@ -4,6 +4,7 @@ export const METRICS = {
   notifierService: "notifier",
   sweeperService: "sweeper",
   envelopeService: "envelope",
+  reconcilerService: "reconciler",
   notificationDelivered: "NotificationDelivered",
   notificationFailed: "NotificationFailed",
   /** Google answered 404 with an empty body: it could not verify us (keys or PIAID). */
@@ -16,4 +17,6 @@ export const METRICS = {
   keysSkipped: "KeysSkipped",
   /** Days until the soonest-expiring usable key of either side expires. */
   keyDaysToExpiry: "KeyDaysToExpiry",
+  /** A remittance statement that did not reconcile exactly, or whose details were refused: an operator must look. */
+  statementNotReconciled: "StatementNotReconciled",
 } as const;

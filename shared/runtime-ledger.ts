@@ -3,10 +3,12 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoCaptureStore } from "./adapters/dynamodb/capture-store.ts";
 import { DynamoRefundStore } from "./adapters/dynamodb/refund-store.ts";
+import { DynamoStatementStore } from "./adapters/dynamodb/statement-store.ts";
 import type { RuntimeConfig } from "./config.ts";
 import type { AsynchronousCaptureDeps } from "./domain/asynchronous-capture-service.ts";
 import type { NotificationQueue } from "./domain/capture-record.ts";
 import type { RefundDeps } from "./domain/refund-service.ts";
+import type { StatementDeps } from "./domain/statement-service.ts";
 import type { SweepDeps } from "./domain/sweeper.ts";
 import { createLogger, type Logger } from "./logging.ts";
 
@@ -30,6 +32,7 @@ export interface LedgerDeps {
   capture: AsynchronousCaptureDeps;
   outcome: SweepDeps;
   refund: RefundDeps;
+  statement: StatementDeps;
 }
 
 export interface RuntimeOverrides {
@@ -38,28 +41,30 @@ export interface RuntimeOverrides {
   logger?: Logger;
 }
 
-const noQueue: NotificationQueue = {
-  enqueue: () => Promise.reject(new Error("NOTIFICATIONS_QUEUE_URL is not configured for this function")),
-};
-
 /**
- * The notifications queue, with the SQS client loaded on the first enqueue: a function that only
- * sometimes enqueues pays for the import then, not at every cold start (and the bundles leave the
- * SDK to the Lambda runtime).
+ * A queue whose SQS client loads on the first enqueue: a function that only sometimes enqueues pays
+ * for the import then, not at every cold start (the bundles leave the SDK to the Lambda runtime).
  */
-function lazyQueue(queueUrl: string, client: SQSClient | undefined): NotificationQueue {
-  let queue: Promise<NotificationQueue> | undefined;
+function lazyQueue<M>(
+  queueUrl: string,
+  client: SQSClient | undefined,
+  adapter: () => Promise<(sqs: SQSClient, url: string) => { enqueue(message: M): Promise<void> }>,
+): { enqueue(message: M): Promise<void> } {
+  let queue: Promise<{ enqueue(message: M): Promise<void> }> | undefined;
   return {
     async enqueue(message) {
       queue ??= (async () => {
-        const { sqsNotificationQueue } = await import("./adapters/sqs/notification-queue.ts");
         const sqs = client ?? new (await import("@aws-sdk/client-sqs")).SQSClient({});
-        return sqsNotificationQueue(sqs, queueUrl);
+        return (await adapter())(sqs, queueUrl);
       })();
       return (await queue).enqueue(message);
     },
   };
 }
+
+const notConfigured = (setting: string) => ({
+  enqueue: () => Promise.reject(new Error(`${setting} is not configured for this function`)),
+});
 
 /** The ledger side of a function, built once per process from its configuration. */
 export function ledgerDeps(config: RuntimeConfig, overrides: RuntimeOverrides = {}): LedgerDeps {
@@ -71,9 +76,16 @@ export function ledgerDeps(config: RuntimeConfig, overrides: RuntimeOverrides = 
   const refundStore = new DynamoRefundStore(dynamodb, config.tables, {
     enqueueGraceMs: config.enqueueGraceSeconds * 1000,
   });
-  const queue = config.notificationsQueueUrl
-    ? lazyQueue(config.notificationsQueueUrl, overrides.sqs)
-    : noQueue;
+  const queue: NotificationQueue = config.notificationsQueueUrl
+    ? lazyQueue(config.notificationsQueueUrl, overrides.sqs, async () => {
+        return (await import("./adapters/sqs/notification-queue.ts")).sqsNotificationQueue;
+      })
+    : notConfigured("NOTIFICATIONS_QUEUE_URL");
+  const statementQueue = config.statementsQueueUrl
+    ? lazyQueue(config.statementsQueueUrl, overrides.sqs, async () => {
+        return (await import("./adapters/sqs/statement-queue.ts")).sqsStatementQueue;
+      })
+    : notConfigured("STATEMENTS_QUEUE_URL");
   const now = Date.now;
   return {
     config,
@@ -102,6 +114,14 @@ export function ledgerDeps(config: RuntimeConfig, overrides: RuntimeOverrides = 
       now,
       newRefundId: newTransactionId,
       ...(config.refundNotifications && { newNotificationRequestId: () => newNotificationRequestId("rrn") }),
+    },
+    statement: {
+      store: new DynamoStatementStore(dynamodb, config.tables),
+      queue: statementQueue,
+      piaids: config.piaids,
+      now,
+      newStatementId: newTransactionId,
+      newAcceptRequestId: () => newNotificationRequestId("ars"),
     },
   };
 }

@@ -1,10 +1,17 @@
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { googleCaller } from "./adapters/google/google-client.ts";
 import { googleNotificationClient } from "./adapters/google/notification-client.ts";
 import type { RuntimeConfig } from "./config.ts";
 import type { NotifierDeps } from "./domain/notifier.ts";
+import type { ReconcilerDeps } from "./domain/reconciler.ts";
 import { type MessageCodec, plainJsonCodec } from "./http/codec.ts";
 import type { Logger } from "./logging.ts";
-import { type LedgerDeps, ledgerDeps, type RuntimeOverrides } from "./runtime-ledger.ts";
+import {
+  type LedgerDeps,
+  ledgerDeps,
+  newNotificationRequestId,
+  type RuntimeOverrides,
+} from "./runtime-ledger.ts";
 import { CachedKeyring, fileKeySource, secretsManagerKeySource } from "./security/key-source.ts";
 import { otpPepperSource } from "./security/otp-pepper.ts";
 import { pgpCodec } from "./security/pgp-codec.ts";
@@ -34,6 +41,7 @@ export interface ServiceDeps extends LedgerDeps {
   /** Present with the openpgp codec; `get()` it at start-up to fail fast on a bad keyring. */
   keyring: CachedKeyring | undefined;
   notifier: NotifierDeps;
+  reconciler: ReconcilerDeps;
 }
 
 /** The keys, where a function uses them; a deployment that forgot them fails here, on first use, saying so. */
@@ -51,6 +59,11 @@ export function serviceDeps(config: RuntimeConfig, overrides: RuntimeOverrides =
   const ledger = ledgerDeps(config, overrides);
   const keyring = integratorKeyring(config, ledger.logger);
   const otpPepper = config.otpPepper && otpPepperSource(config.otpPepper, () => new SecretsManagerClient({}));
+  const google = {
+    baseUrl: config.googleBaseUrl,
+    keyring: () => requireKeys(keyring),
+    timeoutMs: config.notify.timeoutMs,
+  };
   return {
     ...ledger,
     capture: { ...ledger.capture, ...(otpPepper && { otpPepper }) },
@@ -60,11 +73,15 @@ export function serviceDeps(config: RuntimeConfig, overrides: RuntimeOverrides =
       store: ledger.outcome.store,
       refunds: ledger.refund.store,
       now: ledger.outcome.now,
-      google: googleNotificationClient({
-        baseUrl: config.googleBaseUrl,
-        keyring: () => requireKeys(keyring),
-        timeoutMs: config.notify.timeoutMs,
-      }),
+      google: googleNotificationClient(google),
+    },
+    reconciler: {
+      store: ledger.statement.store,
+      callGoogle: googleCaller(google),
+      ledgerTimeZone: config.ledgerTimeZone,
+      acceptance: config.statementAcceptance,
+      now: ledger.outcome.now,
+      newRequestId: () => newNotificationRequestId("rsd"),
     },
   };
 }

@@ -56,6 +56,14 @@ export const FUNCTION_ACCESS: Record<FunctionName, FunctionAccess> = {
   notifier: { captures: deliveryAccess, refunds: deliveryAccess },
   // Expiring a capture moves no money: no ledger.
   sweeper: { captures: sweepAccess, refunds: sweepAccess },
+  // A replay is answered from a GetItem; a new statement is one conditional Put.
+  remittanceStatementNotification: { statements: { actions: ["GetItem", "PutItem"] } },
+  // The statement (GetItem, Updates), the period's movements on the settlement index, the rest by key.
+  reconciler: {
+    captures: { actions: ["BatchGetItem"], queries: ["settlement"] },
+    refunds: { actions: ["BatchGetItem"], queries: ["settlement"] },
+    statements: { actions: ["GetItem", "UpdateItem"] },
+  },
 };
 
 /** Actions no function is ever granted, checked at synthesis. */

@@ -51,10 +51,16 @@ const reservedConcurrency = v.pipe(
     captureOutcome: positiveInt,
     notifier: positiveInt,
     sweeper: v.optional(positiveInt),
+    remittanceStatementNotification: positiveInt,
+    reconciler: positiveInt,
   }),
   v.check(
     (r) => r.notifier >= functions.notifier.consumes.maxConcurrency,
     `notifier must be at least its event source's maxConcurrency (${functions.notifier.consumes.maxConcurrency})`,
+  ),
+  v.check(
+    (r) => r.reconciler >= functions.reconciler.consumes.maxConcurrency,
+    `reconciler must be at least its event source's maxConcurrency (${functions.reconciler.consumes.maxConcurrency})`,
   ),
 );
 export type ReservedConcurrency = Partial<Record<FunctionName, number>>;
@@ -88,6 +94,8 @@ export const EnvironmentConfig = v.pipe(
     captureDeadlineSeconds: positiveInt,
     /** Whether every refund owes Google a refundResultNotification (some contracts may not want it). */
     refundNotifications: v.optional(v.boolean(), RUNTIME_DEFAULTS.refundNotifications),
+    /** Who accepts a remittance statement that reconciled exactly: the reconciler ("auto") or only an operator. */
+    statementAcceptance: v.optional(v.picklist(["auto", "operator"]), RUNTIME_DEFAULTS.statementAcceptance),
     ledgerTimeZone: ianaTimeZone,
     /** Receives every alarm (SNS email subscription). */
     alarmEmail: v.pipe(v.string(), v.email()),
@@ -147,6 +155,7 @@ export const ENVIRONMENTS: Record<EnvironmentName, v.InferInput<typeof Environme
       otpPepper: "gsp/dev/otp-pepper",
     },
     captureDeadlineSeconds: 600,
+    statementAcceptance: "auto",
     ledgerTimeZone: "Asia/Kolkata",
     alarmEmail: "gsp-alarms-dev@example.com",
     logRetentionDays: 14,
@@ -160,6 +169,8 @@ export const ENVIRONMENTS: Record<EnvironmentName, v.InferInput<typeof Environme
       echo: 2,
       captureOutcome: 5,
       notifier: 5,
+      remittanceStatementNotification: 2,
+      reconciler: 2,
     },
     waf: { rateLimitPer5Minutes: 1000, maxBodyBytes: 16 * 1024 },
   },
@@ -174,6 +185,7 @@ export const ENVIRONMENTS: Record<EnvironmentName, v.InferInput<typeof Environme
       otpPepper: "gsp/sandbox/otp-pepper",
     },
     captureDeadlineSeconds: 600,
+    statementAcceptance: "auto",
     ledgerTimeZone: "Asia/Kolkata",
     alarmEmail: "gsp-alarms-sandbox@example.com",
     logRetentionDays: 30,
@@ -188,6 +200,8 @@ export const ENVIRONMENTS: Record<EnvironmentName, v.InferInput<typeof Environme
       captureOutcome: 10,
       notifier: 5,
       sweeper: 1,
+      remittanceStatementNotification: 2,
+      reconciler: 2,
     },
     waf: { rateLimitPer5Minutes: 3000, maxBodyBytes: 16 * 1024 },
   },
@@ -202,6 +216,8 @@ export const ENVIRONMENTS: Record<EnvironmentName, v.InferInput<typeof Environme
       otpPepper: "gsp/prod/otp-pepper",
     },
     captureDeadlineSeconds: 600,
+    // An operator accepts every statement in production (`ops statements accept`).
+    statementAcceptance: "operator",
     ledgerTimeZone: "Asia/Kolkata",
     alarmEmail: "gsp-alarms@example.com",
     logRetentionDays: 365,
@@ -219,6 +235,9 @@ export const ENVIRONMENTS: Record<EnvironmentName, v.InferInput<typeof Environme
       captureOutcome: 50,
       notifier: 20,
       sweeper: 1,
+      // A statement or two a day per PIAID.
+      remittanceStatementNotification: 2,
+      reconciler: 2,
     },
     // Add Google's published egress ranges as googleSourceCidrs once onboarding confirms them.
     waf: { rateLimitPer5Minutes: 30000, maxBodyBytes: 16 * 1024 },

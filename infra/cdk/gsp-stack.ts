@@ -136,6 +136,7 @@ export class GspStack extends Stack {
       googleBaseUrl: config.googleBaseUrl,
       captureDeadlineSeconds: config.captureDeadlineSeconds,
       refundNotifications: config.refundNotifications,
+      statementAcceptance: config.statementAcceptance,
       notify: { ...RUNTIME_DEFAULTS.notify },
     };
     const iamFunctions = new Set(
@@ -214,6 +215,7 @@ export class GspStack extends Stack {
         queue: this.queues.notifications,
         deadLetterQueue: this.deadLetterQueues.notifications!,
       },
+      statements: { deadLetterQueue: this.deadLetterQueues.statements! },
       oldestNotificationThresholdSeconds: RUNTIME_DEFAULTS.notify.backoffCapSeconds,
       // A due record waits at most one sweep plus one retry delay when all is well.
       oldestDueRecordThresholdSeconds:
@@ -245,6 +247,7 @@ export class GspStack extends Stack {
         partitionKey: attribute(index.partitionKey),
         ...(index.sortKey && { sortKey: attribute(index.sortKey) }),
         projectionType: ProjectionType[index.projection],
+        ...(index.include && { nonKeyAttributes: [...index.include] }),
       });
     }
     return table;

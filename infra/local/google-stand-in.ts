@@ -6,6 +6,7 @@ import { CLOCK_SKEW_MS } from "../../shared/protocol/common.ts";
 import { RefundResultNotificationRequest } from "../../shared/protocol/refund.ts";
 import { open, seal } from "../../shared/security/envelope.ts";
 import type { Keyring } from "../../shared/security/keyring.ts";
+import { createStatementDesk, type DeskAnswer, type StatementDesk } from "./google-statements.ts";
 
 export interface ReceivedNotification {
   paymentIntegratorAccountId: string;
@@ -39,11 +40,19 @@ export interface StandInGoogle {
   recover(): void;
   /** Requests it refused while failing. */
   refused: number;
+  /** Remittance statements it issued, the details pages it served, the acceptances it recorded. */
+  remittance: StatementDesk;
   stop(): Promise<void>;
 }
 
 /** The methods Google hosts that the stand-in serves, by the path segment after /secure-serving/gsp/v1/. */
-const METHODS = ["captureResultNotification", "refundResultNotification", "echo"] as const;
+const METHODS = [
+  "captureResultNotification",
+  "refundResultNotification",
+  "echo",
+  "remittanceStatementDetails",
+  "acceptRemittanceStatement",
+] as const;
 
 /**
  * Google's endpoints for the local stack (captureResultNotification, refundResultNotification, echo):
@@ -62,6 +71,7 @@ export async function startStandInGoogle(options: {
   const attempts: ReceivedNotification[] = [];
   let failing: { mode: FailureMode; remaining: number } | undefined;
   const state = { refused: 0 };
+  const remittance = createStatementDesk();
   const sockets = new Set<import("node:net").Socket>();
   const server: Server = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
@@ -134,6 +144,8 @@ export async function startStandInGoogle(options: {
       if (!(Math.abs(stamp - Date.now()) <= CLOCK_SKEW_MS)) {
         return answer(400, { errorResponseCode: "REQUEST_TIMESTAMP_OUT_OF_RANGE" });
       }
+      const desk = remittance.handle(m, piaid, body);
+      if (desk) return deskAnswer(desk);
       if (m === "echo") {
         const clientMessage = String((body as { clientMessage?: unknown }).clientMessage ?? "");
         echoes.push(clientMessage);
@@ -153,6 +165,17 @@ export async function startStandInGoogle(options: {
         receivedAtMs: Date.now(),
       });
       return answer(200, { result: "SUCCESS" });
+    }
+
+    async function deskAnswer(a: DeskAnswer) {
+      if (!a.body) return notFound();
+      if (!a.sealing) return answer(a.status, a.body);
+      const plaintext = JSON.stringify({
+        responseHeader: { responseTimestamp: String(Date.now()) },
+        ...a.body,
+      });
+      res.writeHead(a.status, { "content-type": "application/octet-stream; charset=utf-8" });
+      res.end(await sealBadly(plaintext, keyring, a.sealing));
     }
 
     async function answer(status: number, body: Record<string, unknown>) {
@@ -178,6 +201,7 @@ export async function startStandInGoogle(options: {
     get refused() {
       return state.refused;
     },
+    remittance,
     fail(mode, times = Number.POSITIVE_INFINITY) {
       failing = { mode, remaining: times };
     },
@@ -190,4 +214,28 @@ export async function startStandInGoogle(options: {
         server.close(() => resolve());
       }),
   };
+}
+
+/** A page encrypted to the integrator but unsigned, or signed by a key it has never seen. */
+async function sealBadly(plaintext: string, keyring: Keyring, how: "UNSIGNED" | "UNKNOWN_SIGNER") {
+  const openpgp = await import("openpgp");
+  const message = await openpgp.createMessage({ binary: Buffer.from(plaintext, "utf8") });
+  const stranger =
+    how === "UNKNOWN_SIGNER"
+      ? (
+          await openpgp.generateKey({
+            type: "ecc",
+            curve: "curve25519Legacy",
+            userIDs: [{ name: "stranger" }],
+            format: "object",
+          })
+        ).privateKey
+      : undefined;
+  const binary = await openpgp.encrypt({
+    message,
+    encryptionKeys: keyring.peer,
+    ...(stranger && { signingKeys: stranger }),
+    format: "binary",
+  });
+  return Buffer.from(binary as Uint8Array).toString("base64url");
 }

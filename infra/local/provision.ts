@@ -38,7 +38,10 @@ export async function createTables(
     const GlobalSecondaryIndexes = def.indexes?.map((index) => ({
       IndexName: index.name,
       KeySchema: keySchema(index),
-      Projection: { ProjectionType: index.projection },
+      Projection: {
+        ProjectionType: index.projection,
+        ...(index.include && { NonKeyAttributes: [...index.include] }),
+      },
     }));
     try {
       await db.send(

@@ -13,7 +13,9 @@ import { createCaptureHandler } from "../../functions/capture/handler.ts";
 import { createCaptureOutcomeHandler } from "../../functions/capture-outcome/handler.ts";
 import { createEchoHandler } from "../../functions/echo/handler.ts";
 import { createNotifierHandler } from "../../functions/notifier/handler.ts";
+import { createReconcilerHandler } from "../../functions/reconciler/handler.ts";
 import { createRefundHandler } from "../../functions/refund/handler.ts";
+import { createRemittanceStatementNotificationHandler } from "../../functions/remittance-statement-notification/handler.ts";
 import { loadLedger } from "../../shared/adapters/dynamodb/ledger-loader.ts";
 import { RUNTIME_DEFAULTS, type RuntimeConfig } from "../../shared/config.ts";
 import { sweep } from "../../shared/domain/sweeper.ts";
@@ -50,6 +52,8 @@ export interface LocalStackOptions {
   ledgerTimeZone?: string;
   /** Whether refunds owe a refundResultNotification (REFUND_NOTIFICATIONS; on by default). */
   refundNotifications?: boolean;
+  /** Who accepts an exactly reconciled statement (default "auto", as in dev). */
+  statementAcceptance?: RuntimeConfig["statementAcceptance"];
   /** Default openpgp; plain-json only when asked (a deployed environment cannot ask). */
   messageCodec?: RuntimeConfig["messageCodec"];
   /** Folder with integrator.private.asc and google.public.asc (required with openpgp). */
@@ -209,6 +213,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       notify: { ...RUNTIME_DEFAULTS.notify, ...options.notify },
       enqueueGraceSeconds: options.enqueueGraceSeconds ?? RUNTIME_DEFAULTS.enqueueGraceSeconds,
       refundNotifications: options.refundNotifications ?? RUNTIME_DEFAULTS.refundNotifications,
+      statementsQueueUrl: queueUrls.statements.url,
+      statementAcceptance: options.statementAcceptance ?? "auto",
     };
     const deps = serviceDeps(config, { dynamodb, sqs, logger });
     // A bad keyring stops start-up here, with its one-sentence reason.
@@ -228,6 +234,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       captureOutcome: createCaptureOutcomeHandler(deps),
       refund: createRefundHandler(deps) as unknown as HttpApiHandler,
       echo: createEchoHandler(deps) as unknown as HttpApiHandler,
+      remittanceStatementNotification: createRemittanceStatementNotificationHandler(
+        deps,
+      ) as unknown as HttpApiHandler,
     };
     const server = createGateway(
       routes.map((r) => ({
@@ -249,21 +258,30 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     const { port } = server.address() as AddressInfo;
 
-    const notifier = functions.notifier;
-    const poller = startSqsPoller({
-      sqs,
-      queueUrl: queueUrls[notifier.consumes.queue].url,
-      queueArn: queueUrls[notifier.consumes.queue].arn,
-      batchSize: notifier.consumes.batchSize,
-      handler: createNotifierHandler(deps, sqs),
-      context: () =>
-        lambdaContext(
-          { functionName: "notifier", timeoutSeconds: notifier.timeoutSeconds },
-          randomBytes(8).toString("hex"),
-        ) as Context,
-      logger,
-    });
-    stops.push(() => poller.stop());
+    const consumers = {
+      notifier: createNotifierHandler(deps, sqs),
+      reconciler: createReconcilerHandler(deps),
+    };
+    for (const [name, handler] of Object.entries(consumers) as [
+      keyof typeof consumers,
+      typeof consumers.notifier,
+    ][]) {
+      const definition = functions[name];
+      const poller = startSqsPoller({
+        sqs,
+        queueUrl: queueUrls[definition.consumes.queue].url,
+        queueArn: queueUrls[definition.consumes.queue].arn,
+        batchSize: definition.consumes.batchSize,
+        handler,
+        context: () =>
+          lambdaContext(
+            { functionName: name, timeoutSeconds: definition.timeoutSeconds },
+            randomBytes(8).toString("hex"),
+          ) as Context,
+        logger,
+      });
+      stops.push(() => poller.stop());
+    }
 
     const runSweep = () => sweep(deps.outcome);
     const sweepEvery = options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;

@@ -115,6 +115,8 @@ describe("environments", () => {
           echo: 2,
           captureOutcome: 5,
           notifier: 2,
+          remittanceStatementNotification: 2,
+          reconciler: 2,
         },
       },
       /notifier must be at least its event source's maxConcurrency/,

@@ -123,6 +123,7 @@ describe("functions", () => {
           ledger: `gsp-${env}-ledger`,
           captures: `gsp-${env}-captures`,
           refunds: `gsp-${env}-refunds`,
+          statements: `gsp-${env}-statements`,
         });
         assert.equal(config.refundNotifications, true, "refundResultNotification on by default");
         assert.deepEqual(config.piaids, stack.config.piaids);
@@ -134,14 +135,16 @@ describe("functions", () => {
           ownSecretId: stack.config.secrets.ourKeys,
           googleSecretId: stack.config.secrets.googleKeys,
         });
-        const usesQueue = (definition.sendsTo?.length ?? 0) > 0 || definition.consumes !== undefined;
-        assert.equal(
-          config.notificationsQueueUrl,
-          usesQueue
-            ? `https://sqs.${stack.region}.amazonaws.com/${stack.account}/gsp-${env}-notifications`
-            : undefined,
-          name,
-        );
+        const used = new Set([
+          ...(definition.sendsTo ?? []),
+          ...(definition.consumes ? [definition.consumes.queue] : []),
+        ]);
+        const urlOf = (queue: string) =>
+          used.has(queue)
+            ? `https://sqs.${stack.region}.amazonaws.com/${stack.account}/gsp-${env}-${queue}`
+            : undefined;
+        assert.equal(config.notificationsQueueUrl, urlOf("notifications"), name);
+        assert.equal(config.statementsQueueUrl, urlOf("statements"), name);
         assert.equal(vars.KEYS_DIR, undefined, name);
       }
     });
@@ -220,7 +223,10 @@ describe("tables", () => {
           definition.indexes?.map((index) => ({
             IndexName: index.name,
             KeySchema: keySchema(index as unknown as TableDefinition),
-            Projection: { ProjectionType: index.projection },
+            Projection: {
+              ProjectionType: index.projection,
+              ...("include" in index && { NonKeyAttributes: [...(index.include as readonly string[])] }),
+            },
           })),
         );
       }
@@ -277,7 +283,7 @@ describe("notifications queue", () => {
           },
         },
       });
-      assert.equal(Object.keys(tlsOnly).length, 2);
+      assert.equal(Object.keys(tlsOnly).length, 2 * Object.keys(queues).length, "every queue and its DLQ");
     });
 
     it(`${env}: visibility timeout from the definition, at least ${VISIBILITY_TO_TIMEOUT_RATIO}x the notifier's timeout`, () => {
@@ -292,7 +298,10 @@ describe("notifications queue", () => {
 
     it(`${env}: feeds the notifier in batches of the defined size, reporting item failures`, () => {
       const stack = synth.stacks[env];
-      template(env).resourceCountIs("AWS::Lambda::EventSourceMapping", 1);
+      template(env).resourceCountIs(
+        "AWS::Lambda::EventSourceMapping",
+        Object.values(functions).filter((f) => "consumes" in f).length,
+      );
       template(env).hasResourceProperties("AWS::Lambda::EventSourceMapping", {
         EventSourceArn: { "Fn::GetAtt": [logicalId(stack.queues.notifications), "Arn"] },
         FunctionName: { Ref: logicalId(stack.functions.notifier.function) },
@@ -631,25 +640,29 @@ describe("IAM", () => {
       }
     });
 
-    it(`${env}: only the functions that enqueue may send to the notifications queue, and only its consumer to its DLQ`, () => {
+    it(`${env}: only the functions that enqueue may send to a queue, and only the notifier to its DLQ`, () => {
       const stack = synth.stacks[env];
       const arnOf = (queue: IConstruct) => ({ "Fn::GetAtt": [logicalId(queue), "Arn"] });
       for (const name of functionNames) {
         const sendsTo = roleStatements(env, name)
           .filter((st) => asList(st.Action).includes("sqs:SendMessage"))
           .flatMap((st) => asList(st.Resource));
-        const definition = functions[name] as { sendsTo?: readonly string[]; consumes?: { queue: string } };
+        const definition = functions[name] as {
+          sendsTo?: readonly (keyof typeof stack.queues)[];
+          consumes?: { queue: string };
+        };
+        const notifier = definition.consumes?.queue === "notifications";
         assert.deepEqual(
           sendsTo,
           [
-            ...((definition.sendsTo?.length ?? 0) > 0 ? [arnOf(stack.queues.notifications)] : []),
-            ...(definition.consumes ? [arnOf(stack.deadLetterQueues.notifications!)] : []),
+            ...(definition.sendsTo ?? []).map((q) => arnOf(stack.queues[q])),
+            ...(notifier ? [arnOf(stack.deadLetterQueues.notifications!)] : []),
           ],
           name,
         );
         const vars = (fnResource(env, name).Properties.Environment as { Variables: Record<string, unknown> })
           .Variables;
-        assert.equal(vars.NOTIFICATIONS_DLQ_URL !== undefined, definition.consumes !== undefined, name);
+        assert.equal(vars.NOTIFICATIONS_DLQ_URL !== undefined, notifier, name);
       }
     });
   }
@@ -685,6 +698,8 @@ describe("monitoring", () => {
     "notifications-oldest-message-age",
     "oldest-due-record-age",
     "google-verification-failed",
+    "statements-not-reconciled",
+    "statements-dlq-not-empty",
     "envelope-rejected-spike",
     ...functionNames.flatMap((f) => [`${f}-errors`, `${f}-throttles`]),
     ...Object.keys(tables).flatMap((t) => [`${t}-table-throttles`, `${t}-table-system-errors`]),
@@ -767,6 +782,12 @@ describe("monitoring", () => {
       assert.equal(due.MetricName, "OldestDueRecordAgeSeconds");
       assert.deepEqual(due.Dimensions, [{ Name: "service", Value: "sweeper" }]);
       assert.equal(due.Statistic, "Maximum");
+
+      const statements = alarmOf(env, "statements-not-reconciled");
+      assert.equal(statements.MetricName, "StatementNotReconciled");
+      assert.deepEqual(statements.Dimensions, [{ Name: "service", Value: "reconciler" }]);
+      assert.equal(statements.Statistic, "Sum");
+      assert.equal(statements.Threshold, 0, "one statement that does not reconcile is one too many");
 
       const envelope = alarmOf(env, "envelope-rejected-spike");
       assert.equal(envelope.MetricName, "EnvelopeRejected");

@@ -71,6 +71,7 @@ describe("runtime configuration", () => {
     LEDGER_TABLE: "l",
     CAPTURES_TABLE: "c",
     REFUNDS_TABLE: "r",
+    STATEMENTS_TABLE: "s",
     PIAIDS: '{"InvisiCashIN_INR":"INR"}',
     KEYS_DIR: "/keys",
   };

@@ -95,6 +95,7 @@ export class GspFunction extends Construct {
         ledger: resources.tables.ledger.tableName,
         captures: resources.tables.captures.tableName,
         refunds: resources.tables.refunds.tableName,
+        statements: resources.tables.statements.tableName,
       },
       ...this.bindKeys(resources, props.runtime),
       ...this.bindQueue(resources),
@@ -228,20 +229,31 @@ export class GspFunction extends Construct {
         new PolicyStatement({ actions: ["sqs:SendMessage"], resources: [all[queue].queueArn] }),
       );
     }
-    const queueName = sendsTo[0] ?? this.definition.consumes?.queue;
-    // The consumer sends a message to its DLQ itself after its last try (it counts tries, not receives).
-    const consumed = this.definition.consumes?.queue;
-    const dlq = consumed ? resources.deadLetterQueues[consumed] : undefined;
+    // Each queue reaches the function as its own setting (the notifier also delays retries on its queue).
+    const urls: {
+      notificationsQueueUrl?: string;
+      statementsQueueUrl?: string;
+      notificationsDlqUrl?: string;
+    } = {};
+    for (const queue of new Set([
+      ...sendsTo,
+      ...(this.definition.consumes ? [this.definition.consumes.queue] : []),
+    ])) {
+      urls[queue === "statements" ? "statementsQueueUrl" : "notificationsQueueUrl"] = all[queue].queueUrl;
+    }
+    // The notifier sends a message to its DLQ itself after its last try (it counts tries, not receives).
+    const dlq =
+      this.definition.consumes?.queue === "notifications"
+        ? resources.deadLetterQueues.notifications
+        : undefined;
     if (dlq) {
       this.role.addToPrincipalPolicy(
         new PolicyStatement({ actions: ["sqs:SendMessage"], resources: [dlq.queueArn] }),
       );
       resources.kms.grant(this.role, "queues", ["kms:GenerateDataKey", "kms:Decrypt"]);
+      urls.notificationsDlqUrl = dlq.queueUrl;
     }
-    return {
-      ...(queueName && { notificationsQueueUrl: all[queueName].queueUrl }),
-      ...(dlq && { notificationsDlqUrl: dlq.queueUrl }),
-    };
+    return urls;
   }
 
   private bindConsumer(all: GspResources["queues"]) {

@@ -40,6 +40,7 @@ export const RUNBOOKS = {
   api5xx: "api-5xx",
   captureLatency: "capture-latency",
   keys: "keys-skipped-or-near-expiry",
+  statementsNotReconciled: "statements-not-reconciled",
 } as const;
 export type Runbook = (typeof RUNBOOKS)[keyof typeof RUNBOOKS];
 
@@ -71,6 +72,8 @@ export interface MonitoringProps {
   captureRoute: { method: string; path: string };
   captureLatencyThresholdMs: number;
   notifications: { queue: IQueue; deadLetterQueue: IQueue };
+  /** Remittance statements to reconcile: their DLQ holds statements whose details never came right. */
+  statements?: { deadLetterQueue: IQueue };
   /** Age at which the oldest queued notification means deliveries are stuck, not merely retrying. */
   oldestNotificationThresholdSeconds: number;
   /** Age of the oldest record the sweeper still has to act on at which something is wrong. */
@@ -204,6 +207,25 @@ export class Monitoring extends Construct {
       0,
       { runbook: RUNBOOKS.googleVerification },
     );
+    alarm(
+      "statements-not-reconciled",
+      "A remittance statement did not reconcile exactly, or Google's details of it were refused: it is not accepted until an operator looks.",
+      custom(METRICS.statementNotReconciled, METRICS.reconcilerService, Stats.SUM),
+      0,
+      { runbook: RUNBOOKS.statementsNotReconciled },
+    );
+    if (props.statements) {
+      alarm(
+        "statements-dlq-not-empty",
+        "A remittance statement's reconciliation gave up after maxReceiveCount tries (details refused or Google unreachable).",
+        props.statements.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+          period: oneMinute,
+          statistic: Stats.MAXIMUM,
+        }),
+        0,
+        { runbook: RUNBOOKS.statementsNotReconciled },
+      );
+    }
     alarm(
       "envelope-rejected-spike",
       `More than ${props.envelopeRejectedThreshold} requests in 5 minutes failed the envelope (401 signature, 400 encryption): Google's keys and ours no longer match.`,

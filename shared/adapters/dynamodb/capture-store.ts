@@ -23,6 +23,7 @@ import type {
 } from "../../domain/capture-service.ts";
 import { spendIn } from "../../domain/ledger.ts";
 import type { Periods } from "../../domain/periods.ts";
+import { captureMovedAt, settlementBucket } from "../../domain/reconciliation.ts";
 import type { CaptureRequest } from "../../protocol/capture.ts";
 import {
   type Item,
@@ -271,6 +272,12 @@ export class DynamoCaptureStore implements CaptureStore {
       ":notification": notificationToAttribute(decided.notification!),
     };
     let update = "SET #state = :decided, outcome = :outcome, notification = :notification";
+    const settle = settlementAttributes(decided);
+    if (settle) {
+      update += ", settleDay = :settleDay, settleAt = :settleAt";
+      values[":settleDay"] = settle.settleDay;
+      values[":settleAt"] = settle.settleAt;
+    }
     if (sweep) {
       update += ", sweepShard = :shard, sweepAt = :at";
       values[":shard"] = sweep.sweepShard;
@@ -450,8 +457,17 @@ export function addRefunded(
   };
 }
 
+/** The sparse settlement index's attributes, on a capture that moved money (infra/resources.ts). */
+function settlementAttributes(r: CaptureRecord) {
+  const at = captureMovedAt(r);
+  return at === undefined
+    ? undefined
+    : { settleDay: S(settlementBucket(r.paymentIntegratorAccountId, at)), settleAt: N(at) };
+}
+
 export function recordToItem(r: CaptureRecord): Item {
   return {
+    ...settlementAttributes(r),
     pk: S(r.key),
     paymentIntegratorAccountId: S(r.paymentIntegratorAccountId),
     requestId: S(r.requestId),

@@ -8,6 +8,7 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import type { DeliveryAttempt } from "../../domain/capture-record.ts";
 import type { DueOptions, DuePage } from "../../domain/capture-service.ts";
+import { refundMovedAt, settlementBucket } from "../../domain/reconciliation.ts";
 import type {
   Credit,
   RefundRecord,
@@ -164,7 +165,12 @@ export class DynamoRefundStore implements RefundStore {
 }
 
 export function refundToItem(r: RefundRecord): Item {
+  const movedAt = refundMovedAt(r);
   return {
+    ...(movedAt !== undefined && {
+      settleDay: S(settlementBucket(r.paymentIntegratorAccountId, movedAt)),
+      settleAt: N(movedAt),
+    }),
     pk: S(r.key),
     paymentIntegratorAccountId: S(r.paymentIntegratorAccountId),
     requestId: S(r.requestId),
