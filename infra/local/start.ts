@@ -133,6 +133,9 @@ try {
         messageCodec: codec,
         ...(codec === "openpgp" && { keysDir }),
         googleBaseUrl: stack.config.googleBaseUrl,
+        piaids: stack.config.piaids,
+        ledgerTimeZone: stack.config.ledgerTimeZone,
+        statementAcceptance: stack.config.statementAcceptance,
         standInGoogle: stack.google !== undefined,
         // What `ops captures show` needs to say when the next try comes.
         schedule: {

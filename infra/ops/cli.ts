@@ -19,9 +19,15 @@ import {
 import { dlqCommands } from "./dlq.ts";
 import { keysCommand } from "./keys.ts";
 import { ledgerCommands } from "./ledger.ts";
+import { statementCommands } from "./statement-commands.ts";
 import { describeTarget, resolveTarget, type Target, targetJson } from "./target.ts";
 
-const COMMANDS: readonly Command<unknown>[] = [...dlqCommands, ...captureCommands, ...ledgerCommands];
+const COMMANDS: readonly Command<unknown>[] = [
+  ...dlqCommands,
+  ...captureCommands,
+  ...statementCommands,
+  ...ledgerCommands,
+];
 
 const GLOBAL_OPTIONS: Record<string, OptionSpec & { short?: string }> = {
   env: {

@@ -179,6 +179,11 @@ describe("refused before acting: exit 2 with the reason", () => {
       "captures show",
       "captures renotify",
       "recover",
+      "statements list",
+      "statements show",
+      "statements reconcile",
+      "statements accept",
+      "statements export",
       "ledger load",
       "keys",
     ]);
@@ -198,7 +203,7 @@ describe("targets", () => {
     assert.match(
       local.stderr,
       new RegExp(
-        `^target: local stack \\(${stackFile}\\); tables gsp-${ENV}-ledger, gsp-${ENV}-captures, gsp-${ENV}-refunds; queues gsp-${ENV}-notifications, gsp-${ENV}-notifications-dlq\\n`,
+        `^target: local stack \\(${stackFile}\\); tables gsp-${ENV}-ledger, gsp-${ENV}-captures, gsp-${ENV}-refunds, gsp-${ENV}-statements; queues gsp-${ENV}-notifications, gsp-${ENV}-notifications-dlq\\n`,
       ),
     );
     const remote = await ops(["dlq", "depth", "--json"], { env: true });
@@ -524,5 +529,21 @@ describe("ledger load", () => {
     const bad = await ops(["ledger", "load", join(dir, "bad.json")]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /cannot load .*bad\.json/);
+  });
+});
+
+describe("statements", () => {
+  test("list, show of an unknown one, and the refusals of accept, against the local stack", async () => {
+    const list = await ops(["statements", "list", "--json"]);
+    assert.equal(list.code, 0, list.stderr);
+    assert.deepEqual(JSON.parse(list.stdout).statements, []);
+    const unknown = await ops(["statements", "show", "InvisiCashIN_INR", "no-such-statement"]);
+    assert.equal(unknown.code, 1);
+    const noReason = await ops(["statements", "accept", "InvisiCashIN_INR", "s1", "--override"]);
+    assert.equal(noReason.code, 2);
+    assert.match(noReason.stderr, /--override needs --reason/);
+    const badState = await ops(["statements", "list", "--state", "PAID"]);
+    assert.equal(badState.code, 2);
+    assert.match(badState.stderr, /--state must be one of/);
   });
 });
