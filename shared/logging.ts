@@ -41,4 +41,4 @@ export function startInvocation(event: unknown, context: Context | undefined) {
   }
 }
 
-export type { Logger };
+export { Logger };

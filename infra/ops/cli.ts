@@ -17,6 +17,7 @@ import {
   type Values,
 } from "./command.ts";
 import { dlqCommands } from "./dlq.ts";
+import { googleCommands } from "./google-commands.ts";
 import { keysCommand } from "./keys.ts";
 import { ledgerCommands } from "./ledger.ts";
 import { statementCommands } from "./statement-commands.ts";
@@ -26,6 +27,7 @@ const COMMANDS: readonly Command<unknown>[] = [
   ...dlqCommands,
   ...captureCommands,
   ...statementCommands,
+  ...googleCommands,
   ...ledgerCommands,
 ];
 
@@ -97,6 +99,8 @@ function commandOf(positionals: string[]): { command: Command<unknown> | undefin
 }
 
 async function main(argv: string[]): Promise<number> {
+  // Service code run from here (keyrings, the reconciler) must not print EMF metrics into the command's stdout.
+  process.env.POWERTOOLS_METRICS_DISABLED ??= "true";
   // The keyrings are not the stack's: `keys` reads the keys folder or the environment's secrets itself.
   if (argv[0] === "keys") return keysCommand(argv.slice(1));
   // First pass: find the command (every command's options known, so option values are not taken for words).

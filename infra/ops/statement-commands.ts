@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import { RUNTIME_DEFAULTS, type RuntimeConfig } from "../../shared/config.ts";
 import type { StatementState } from "../../shared/domain/statement-service.ts";
-import { createLogger } from "../../shared/logging.ts";
+import { Logger } from "../../shared/logging.ts";
 import { serviceDeps } from "../../shared/runtime.ts";
 import { ENVIRONMENTS, type EnvironmentName } from "../cdk/environments.ts";
 import { type Command, type Context, EXIT, usage, type Values } from "./command.ts";
@@ -25,7 +25,7 @@ import type { Target } from "./target.ts";
 const STATES = ["RECEIVED", "RECONCILED", "DISCREPANCIES", "DETAILS_REFUSED", "ACCEPTED"] as const;
 
 /** What the service itself would run with on this target, for the reconciler. */
-function runtimeOf(target: Target): RuntimeConfig {
+export function runtimeOf(target: Target): RuntimeConfig {
   if (target.kind === "local") {
     const stack = JSON.parse(readFileSync(target.stackFile!, "utf8")) as {
       keysDir?: string;
@@ -65,9 +65,15 @@ function runtimeOf(target: Target): RuntimeConfig {
   };
 }
 
-const reconcilerOf = (target: Target) =>
-  serviceDeps(runtimeOf(target), { dynamodb: target.db, sqs: target.sqs, logger: createLogger("ops") })
-    .reconciler;
+/** The service's dependencies on this target; its log lines are not the command's output (stdout stays the command's). */
+export const depsOn = (target: Target) =>
+  serviceDeps(runtimeOf(target), {
+    dynamodb: target.db,
+    sqs: target.sqs,
+    logger: new Logger({ serviceName: "ops", logLevel: "SILENT" }),
+  });
+
+const reconcilerOf = (target: Target) => depsOn(target).reconciler;
 
 /** Prints an OpsOutput the CLI's way: lines for people, one JSON document for scripts. */
 function emit(ctx: Context, out: OpsOutput): number {

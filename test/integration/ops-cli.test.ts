@@ -40,6 +40,12 @@ writeFileSync(
     endpoints: stack.endpoints,
     tables: stack.config.tables,
     queues: stack.queues,
+    // As npm start writes them: what google echo and the statements commands need.
+    keysDir: stack.config.keys?.source === "files" ? stack.config.keys.dir : undefined,
+    messageCodec: stack.config.messageCodec,
+    googleBaseUrl: stack.config.googleBaseUrl,
+    piaids: stack.config.piaids,
+    ledgerTimeZone: stack.config.ledgerTimeZone,
     schedule: {
       backoffBaseSeconds: 0,
       backoffCapSeconds: 900,
@@ -184,6 +190,7 @@ describe("refused before acting: exit 2 with the reason", () => {
       "statements reconcile",
       "statements accept",
       "statements export",
+      "google echo",
       "ledger load",
       "keys",
     ]);
@@ -545,5 +552,24 @@ describe("statements", () => {
     const badState = await ops(["statements", "list", "--state", "PAID"]);
     assert.equal(badState.code, 2);
     assert.match(badState.stderr, /--state must be one of/);
+  });
+});
+
+describe("google echo", () => {
+  test("calls Google's echo (the stand-in locally) with our keys: verified, round trip, key ids", async () => {
+    const before = stack.google!.echoes.length;
+    const ok = await ops(["google", "echo", "--message", "go-live check", "--json"]);
+    assert.equal(ok.code, 0, ok.stderr);
+    const result = JSON.parse(ok.stdout);
+    assert.equal(result.ok, true);
+    assert.equal(result.piaid, "InvisiCashIN_INR");
+    assert.equal(typeof result.roundTripMs, "number");
+    assert.match(result.signedWith[0], /^[0-9A-F]{40}$/);
+    assert.match(result.encryptedTo[0], /^[0-9A-F]{40}$/);
+    assert.deepEqual(stack.google!.echoes.slice(before), ["go-live check"]);
+    const unknown = await ops(["google", "echo", "--piaid", "NotOurs_INR"]);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stdout, /FAILED: HTTP 404 with an empty body/);
+    assert.match(unknown.stdout, /1\. Google holds our current public key/);
   });
 });
