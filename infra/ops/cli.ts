@@ -20,12 +20,14 @@ import { dlqCommands } from "./dlq.ts";
 import { googleCommands } from "./google-commands.ts";
 import { keysCommand } from "./keys.ts";
 import { ledgerCommands } from "./ledger.ts";
+import { refundCommands } from "./refunds.ts";
 import { statementCommands } from "./statement-commands.ts";
 import { describeTarget, resolveTarget, type Target, targetJson } from "./target.ts";
 
 const COMMANDS: readonly Command<unknown>[] = [
   ...dlqCommands,
   ...captureCommands,
+  ...refundCommands,
   ...statementCommands,
   ...googleCommands,
   ...ledgerCommands,

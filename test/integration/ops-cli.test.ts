@@ -16,7 +16,11 @@ import { GetQueueAttributesCommand, SendMessageCommand } from "@aws-sdk/client-s
 import {
   asynchronousCapture,
   asynchronousCaptureRequest,
+  capture,
+  captureRequest,
   PIAID,
+  refund,
+  refundRequest,
   reportOutcome,
   requestId,
   until,
@@ -185,6 +189,8 @@ describe("refused before acting: exit 2 with the reason", () => {
       "captures show",
       "captures renotify",
       "recover",
+      "refunds show",
+      "refunds renotify",
       "statements list",
       "statements show",
       "statements reconcile",
@@ -571,5 +577,36 @@ describe("google echo", () => {
     assert.equal(unknown.code, 1);
     assert.match(unknown.stdout, /FAILED: HTTP 404 with an empty body/);
     assert.match(unknown.stdout, /1\. Google holds our current public key/);
+  });
+});
+
+describe("refunds", () => {
+  test("show a refund with its notification; renotify sends the same one again", async () => {
+    const captureId = requestId("ops-refund-capture");
+    assert.equal(
+      (await capture(stack.url, captureRequest({ amount: "2000000" }, captureId))).body.result,
+      "SUCCESS",
+    );
+    const id = requestId("ops-refund");
+    const reply = await refund(stack.url, refundRequest(captureId, "1000000", {}, id));
+    assert.equal(reply.body.result, "SUCCESS");
+    await until("the refund's notification delivered", () =>
+      google.refundNotifications.some((n) => n.request.refundRequestId === id),
+    );
+    const shown = await ops(["refunds", "show", PIAID, id, "--json"]);
+    assert.equal(shown.code, 0, shown.stderr);
+    const record = JSON.parse(shown.stdout).refund;
+    assert.equal(record.paymentIntegratorRefundId, reply.body.paymentIntegratorRefundId);
+    assert.equal(record.captureRequestId, captureId);
+    assert.equal(record.amount, "1000000");
+    const again = await ops(["refunds", "renotify", PIAID, id]);
+    assert.equal(again.code, 0, again.stderr);
+    await until(
+      "the same notification sent again",
+      () => google.refundNotifications.filter((n) => n.request.refundRequestId === id).length === 2,
+    );
+    const sent = google.refundNotifications.filter((n) => n.request.refundRequestId === id);
+    assert.equal(sent[0]!.request.requestHeader.requestId, sent[1]!.request.requestHeader.requestId);
+    assert.equal((await ops(["refunds", "show", PIAID, "no-such-refund"])).code, 1);
   });
 });
