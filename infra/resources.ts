@@ -90,6 +90,8 @@ export interface FunctionDefinition {
   consumes?: { queue: keyof typeof queues; batchSize: number; maxConcurrency: number };
   /** Runs on a schedule. */
   schedule?: { everyMinutes: number };
+  /** Checks OTPs (needs the OTP pepper, the HMAC key of their digests). */
+  checksOtps?: boolean;
   /** Calls Google (needs its base URL and our keyrings). */
   callsGoogle?: boolean;
   /** Opens and seals Google's requests (needs our keyrings). */
@@ -104,6 +106,7 @@ export const functions = {
     timeoutSeconds: 6,
     tables: ["ledger", "captures"],
     servesGoogle: true,
+    checksOtps: true,
   },
   asynchronousCapture: {
     entry: "functions/asynchronous-capture/handler.ts",

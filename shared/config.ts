@@ -41,6 +41,13 @@ const RuntimeEnv = v.object({
   NOTIFY_TIMEOUT_MS: v.optional(seconds, "5000"),
   NOTIFY_BACKOFF_BASE_SECONDS: v.optional(seconds, "10"),
   NOTIFY_BACKOFF_CAP_SECONDS: v.optional(seconds, "900"),
+  /** Tries of one queued notification before the notifier moves it to the DLQ itself (the queue's maxReceiveCount). */
+  NOTIFY_MAX_TRIES: v.optional(v.pipe(v.string(), v.toNumber(), v.integer(), v.minValue(1)), "8"),
+  /** The notifications DLQ, where the notifier sends a message after its last failed try. */
+  NOTIFICATIONS_DLQ_URL: v.optional(v.pipe(v.string(), v.url())),
+  /** The OTP pepper (HMAC key of OTP digests): a Secrets Manager secret (cloud) or a file (local). */
+  OTP_PEPPER_SECRET_ID: v.optional(v.pipe(v.string(), v.minLength(1))),
+  OTP_PEPPER_FILE: v.optional(v.pipe(v.string(), v.minLength(1))),
   ENQUEUE_GRACE_SECONDS: v.optional(seconds, "30"),
   /** refundResultNotification, the backup signal of a refund: some contracts may not want it. */
   REFUND_NOTIFICATIONS: v.optional(v.picklist(["on", "off"]), "on"),
@@ -49,6 +56,10 @@ const RuntimeEnv = v.object({
 export type KeysLocation =
   | { source: "files"; dir: string }
   | { source: "secretsmanager"; ownSecretId: string; googleSecretId: string };
+
+export type OtpPepperLocation =
+  | { source: "file"; path: string }
+  | { source: "secretsmanager"; secretId: string };
 
 export interface RuntimeConfig {
   stage: string;
@@ -63,7 +74,11 @@ export interface RuntimeConfig {
   notificationsQueueUrl?: string;
   googleBaseUrl: string;
   captureDeadlineSeconds: number;
-  notify: { timeoutMs: number; backoffBaseSeconds: number; backoffCapSeconds: number };
+  notify: { timeoutMs: number; backoffBaseSeconds: number; backoffCapSeconds: number; maxTries: number };
+  /** The notifier's DLQ; without it a last failed try is left for SQS's redrive (visibility 0). */
+  notificationsDlqUrl?: string;
+  /** Required by capture when a request carries an OTP. */
+  otpPepper?: OtpPepperLocation;
   /** How long a writer has to enqueue a recorded outcome before the sweeper does it. */
   enqueueGraceSeconds: number;
   /** Whether every committed refund owes Google a refundResultNotification. */
@@ -75,7 +90,7 @@ export const RUNTIME_DEFAULTS = {
   keyringTtlSeconds: 300,
   googleBaseUrl: "https://vgw.googleapis.com",
   captureDeadlineSeconds: 600,
-  notify: { timeoutMs: 5000, backoffBaseSeconds: 10, backoffCapSeconds: 900 },
+  notify: { timeoutMs: 5000, backoffBaseSeconds: 10, backoffCapSeconds: 900, maxTries: 8 },
   enqueueGraceSeconds: 30,
   refundNotifications: true,
 } as const;
@@ -117,7 +132,12 @@ export function runtimeConfigFrom(env: Record<string, string | undefined>): Runt
       timeoutMs: Number(e.NOTIFY_TIMEOUT_MS),
       backoffBaseSeconds: Number(e.NOTIFY_BACKOFF_BASE_SECONDS),
       backoffCapSeconds: Number(e.NOTIFY_BACKOFF_CAP_SECONDS),
+      maxTries: Number(e.NOTIFY_MAX_TRIES),
     },
+    ...(e.NOTIFICATIONS_DLQ_URL && { notificationsDlqUrl: e.NOTIFICATIONS_DLQ_URL }),
+    ...(e.OTP_PEPPER_SECRET_ID
+      ? { otpPepper: { source: "secretsmanager" as const, secretId: e.OTP_PEPPER_SECRET_ID } }
+      : e.OTP_PEPPER_FILE && { otpPepper: { source: "file" as const, path: e.OTP_PEPPER_FILE } }),
     enqueueGraceSeconds: Number(e.ENQUEUE_GRACE_SECONDS),
     refundNotifications: e.REFUND_NOTIFICATIONS === "on",
   };
@@ -140,6 +160,10 @@ export function runtimeEnv(config: RuntimeConfig): Record<string, string> {
     NOTIFY_TIMEOUT_MS: String(config.notify.timeoutMs),
     NOTIFY_BACKOFF_BASE_SECONDS: String(config.notify.backoffBaseSeconds),
     NOTIFY_BACKOFF_CAP_SECONDS: String(config.notify.backoffCapSeconds),
+    NOTIFY_MAX_TRIES: String(config.notify.maxTries),
+    ...(config.notificationsDlqUrl && { NOTIFICATIONS_DLQ_URL: config.notificationsDlqUrl }),
+    ...(config.otpPepper?.source === "file" && { OTP_PEPPER_FILE: config.otpPepper.path }),
+    ...(config.otpPepper?.source === "secretsmanager" && { OTP_PEPPER_SECRET_ID: config.otpPepper.secretId }),
     ENQUEUE_GRACE_SECONDS: String(config.enqueueGraceSeconds),
     REFUND_NOTIFICATIONS: config.refundNotifications ? "on" : "off",
     ...(config.keys?.source === "files" && { KEYS_DIR: config.keys.dir }),

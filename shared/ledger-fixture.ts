@@ -10,7 +10,7 @@ import {
   TokenStatus,
   type UpcomingTransactionNotification,
 } from "./domain/ledger.ts";
-import { secretDigest } from "./domain/secrets.ts";
+import { otpDigest } from "./domain/secrets.ts";
 import { VPA_PATTERN } from "./protocol/asynchronous-capture.ts";
 import { currencyCode, nonNegativeMicros } from "./protocol/common.ts";
 
@@ -64,7 +64,16 @@ const LedgerFixture = v.object({
     [],
   ),
   otps: v.optional(
-    v.array(v.object({ sendOtpRequestId: id, accountId: id, otp: id, used: v.optional(v.boolean(), false) })),
+    v.array(
+      v.object({
+        sendOtpRequestId: id,
+        accountId: id,
+        otp: id,
+        used: v.optional(v.boolean(), false),
+        /** Default: a day after the fixture is loaded. */
+        expiresAt: v.optional(v.pipe(v.string(), v.isoTimestamp())),
+      }),
+    ),
     [],
   ),
   authenticationRequests: v.optional(v.array(v.object({ authenticationRequestId: id, accountId: id })), []),
@@ -78,8 +87,18 @@ export interface Ledger {
   authenticationRequests: AuthenticationRequest[];
 }
 
-/** Validates a fixture and turns it into domain objects; throws one readable message when it is wrong. */
-export function parseLedgerFixture(json: unknown, configVersion = Date.now()): Ledger {
+/** How long a fixture's OTP lasts when it names no expiry. */
+const FIXTURE_OTP_LIFETIME_MS = 24 * 3600_000;
+
+/**
+ * Validates a fixture and turns it into domain objects; throws one readable message when it is
+ * wrong. OTPs are digested under `otpPepper`, the same pepper the service checks them with.
+ */
+export function parseLedgerFixture(
+  json: unknown,
+  otpPepper?: Uint8Array,
+  configVersion = Date.now(),
+): Ledger {
   const result = v.safeParse(LedgerFixture, json);
   if (!result.success) {
     const i = result.issues[0];
@@ -90,6 +109,8 @@ export function parseLedgerFixture(json: unknown, configVersion = Date.now()): L
   const refs = [...f.tokens, ...f.mandates, ...f.vpas, ...f.otps, ...f.authenticationRequests];
   const dangling = refs.find((r) => !accountIds.has(r.accountId));
   if (dangling) throw new Error(`ledger fixture: unknown accountId ${dangling.accountId}`);
+  if (f.otps.length > 0 && !otpPepper)
+    throw new Error("ledger fixture: its OTPs need the OTP pepper to be stored");
   return {
     accounts: f.accounts.map((a) => ({
       accountId: a.accountId,
@@ -114,8 +135,10 @@ export function parseLedgerFixture(json: unknown, configVersion = Date.now()): L
     otps: f.otps.map((o) => ({
       sendOtpRequestId: o.sendOtpRequestId,
       accountId: o.accountId,
-      otpDigest: secretDigest(o.otp),
+      otpDigest: otpDigest(otpPepper!, o.sendOtpRequestId, o.otp),
       used: o.used,
+      attempts: 0,
+      expiresAtMs: o.expiresAt ? Date.parse(o.expiresAt) : Date.now() + FIXTURE_OTP_LIFETIME_MS,
     })),
     authenticationRequests: f.authenticationRequests,
   };

@@ -1,15 +1,14 @@
 import { randomBytes } from "node:crypto";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { SQSClient } from "@aws-sdk/client-sqs";
+import type { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoCaptureStore } from "./adapters/dynamodb/capture-store.ts";
 import { DynamoRefundStore } from "./adapters/dynamodb/refund-store.ts";
-import { sqsNotificationQueue } from "./adapters/sqs/notification-queue.ts";
 import type { RuntimeConfig } from "./config.ts";
 import type { AsynchronousCaptureDeps } from "./domain/asynchronous-capture-service.ts";
-import type { OutcomeDeps } from "./domain/capture-outcome-service.ts";
+import type { NotificationQueue } from "./domain/capture-record.ts";
 import type { RefundDeps } from "./domain/refund-service.ts";
+import type { SweepDeps } from "./domain/sweeper.ts";
 import { createLogger, type Logger } from "./logging.ts";
-import { tracer } from "./tracing.ts";
 
 /**
  * What every function needs, and all that the functions which neither serve nor call Google (the
@@ -29,7 +28,7 @@ export interface LedgerDeps {
   dynamodb: DynamoDBClient;
   logger: Logger;
   capture: AsynchronousCaptureDeps;
-  outcome: OutcomeDeps;
+  outcome: SweepDeps;
   refund: RefundDeps;
 }
 
@@ -39,13 +38,32 @@ export interface RuntimeOverrides {
   logger?: Logger;
 }
 
-const noQueue: ReturnType<typeof sqsNotificationQueue> = {
+const noQueue: NotificationQueue = {
   enqueue: () => Promise.reject(new Error("NOTIFICATIONS_QUEUE_URL is not configured for this function")),
 };
 
+/**
+ * The notifications queue, with the SQS client loaded on the first enqueue: a function that only
+ * sometimes enqueues pays for the import then, not at every cold start (and the bundles leave the
+ * SDK to the Lambda runtime).
+ */
+function lazyQueue(queueUrl: string, client: SQSClient | undefined): NotificationQueue {
+  let queue: Promise<NotificationQueue> | undefined;
+  return {
+    async enqueue(message) {
+      queue ??= (async () => {
+        const { sqsNotificationQueue } = await import("./adapters/sqs/notification-queue.ts");
+        const sqs = client ?? new (await import("@aws-sdk/client-sqs")).SQSClient({});
+        return sqsNotificationQueue(sqs, queueUrl);
+      })();
+      return (await queue).enqueue(message);
+    },
+  };
+}
+
 /** The ledger side of a function, built once per process from its configuration. */
 export function ledgerDeps(config: RuntimeConfig, overrides: RuntimeOverrides = {}): LedgerDeps {
-  const dynamodb = overrides.dynamodb ?? tracer.captureAWSv3Client(new DynamoDBClient({}));
+  const dynamodb = overrides.dynamodb ?? new DynamoDBClient({});
   const logger = overrides.logger ?? createLogger();
   const store = new DynamoCaptureStore(dynamodb, config.tables, {
     enqueueGraceMs: config.enqueueGraceSeconds * 1000,
@@ -54,10 +72,7 @@ export function ledgerDeps(config: RuntimeConfig, overrides: RuntimeOverrides = 
     enqueueGraceMs: config.enqueueGraceSeconds * 1000,
   });
   const queue = config.notificationsQueueUrl
-    ? sqsNotificationQueue(
-        overrides.sqs ?? tracer.captureAWSv3Client(new SQSClient({})),
-        config.notificationsQueueUrl,
-      )
+    ? lazyQueue(config.notificationsQueueUrl, overrides.sqs)
     : noQueue;
   const now = Date.now;
   return {
@@ -78,6 +93,7 @@ export function ledgerDeps(config: RuntimeConfig, overrides: RuntimeOverrides = 
       ledgerTimeZone: config.ledgerTimeZone,
       now,
       newRequestId: () => newNotificationRequestId(),
+      refunds: refundStore,
     },
     refund: {
       store: refundStore,

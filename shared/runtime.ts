@@ -6,6 +6,7 @@ import { type MessageCodec, plainJsonCodec } from "./http/codec.ts";
 import type { Logger } from "./logging.ts";
 import { type LedgerDeps, ledgerDeps, type RuntimeOverrides } from "./runtime-ledger.ts";
 import { CachedKeyring, fileKeySource, secretsManagerKeySource } from "./security/key-source.ts";
+import { otpPepperSource } from "./security/otp-pepper.ts";
 import { pgpCodec } from "./security/pgp-codec.ts";
 
 /** Our side of the envelope: our private keys and Google's public keys, re-read after the TTL. */
@@ -49,12 +50,15 @@ function requireKeys(keyring: CachedKeyring | undefined) {
 export function serviceDeps(config: RuntimeConfig, overrides: RuntimeOverrides = {}): ServiceDeps {
   const ledger = ledgerDeps(config, overrides);
   const keyring = integratorKeyring(config, ledger.logger);
+  const otpPepper = config.otpPepper && otpPepperSource(config.otpPepper, () => new SecretsManagerClient({}));
   return {
     ...ledger,
+    capture: { ...ledger.capture, ...(otpPepper && { otpPepper }) },
     codec: config.messageCodec === "openpgp" ? pgpCodec(() => requireKeys(keyring)) : plainJsonCodec,
     keyring,
     notifier: {
       store: ledger.outcome.store,
+      refunds: ledger.refund.store,
       now: ledger.outcome.now,
       google: googleNotificationClient({
         baseUrl: config.googleBaseUrl,

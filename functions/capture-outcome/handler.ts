@@ -6,7 +6,6 @@ import { OutcomeError, recordCaptureOutcome } from "../../shared/domain/capture-
 import { callerArnOf, isAllowedCaller, outcomeCallersFrom } from "../../shared/http/caller.ts";
 import { lazyHandler } from "../../shared/http/lazy-handler.ts";
 import { type LedgerDeps, ledgerDeps } from "../../shared/runtime-ledger.ts";
-import { traced } from "../../shared/tracing.ts";
 
 const json = (statusCode: number, body: unknown): APIGatewayProxyStructuredResultV2 => ({
   statusCode,
@@ -83,12 +82,7 @@ export function createCaptureOutcomeHandler(deps: LedgerDeps, allowedCallers?: r
 }
 
 export const handler = lazyHandler(() =>
-  middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
-    .use(traced())
-    .handler(
-      createCaptureOutcomeHandler(
-        ledgerDeps(runtimeConfigFrom(process.env)),
-        outcomeCallersFrom(process.env),
-      ),
-    ),
+  middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>().handler(
+    createCaptureOutcomeHandler(ledgerDeps(runtimeConfigFrom(process.env)), outcomeCallersFrom(process.env)),
+  ),
 );

@@ -1,5 +1,5 @@
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
-import { ChangeMessageVisibilityCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import middy from "@middy/core";
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { parseNotificationMessage } from "../../shared/adapters/sqs/notification-queue.ts";
@@ -8,19 +8,19 @@ import { deliverNotification, retryDelaySeconds } from "../../shared/domain/noti
 import { lazyHandler } from "../../shared/http/lazy-handler.ts";
 import { METRICS } from "../../shared/metrics.ts";
 import { type ServiceDeps, serviceDeps } from "../../shared/runtime.ts";
-import { traced, tracer } from "../../shared/tracing.ts";
 
 /**
  * SQS → captureResultNotification. Each message is one delivery try; a failed one is made visible
- * again after the backoff schedule (from its receive count) and reported as a batch item failure;
- * after maxReceiveCount tries SQS moves it to the DLQ.
+ * again after the backoff schedule and reported as a batch item failure. Tries are counted from the
+ * record's delivery history, not the receive count (throttled receives raise it without a try);
+ * the last failed try sends the message to the DLQ at once instead of waiting out a delay.
  */
 export function createNotifierHandler(
   deps: ServiceDeps,
   sqs: SQSClient,
   metrics = new Metrics({ namespace: METRICS.namespace, serviceName: METRICS.notifierService }),
 ) {
-  const { notify, notificationsQueueUrl } = deps.config;
+  const { notify, notificationsQueueUrl, notificationsDlqUrl } = deps.config;
   async function one(record: SQSRecord): Promise<SQSBatchItemFailure | undefined> {
     const message = parseNotificationMessage(record.body);
     if (!message) {
@@ -29,22 +29,26 @@ export function createNotifierHandler(
       return undefined;
     }
     const receiveCount = Number(record.attributes.ApproximateReceiveCount ?? "1");
-    const outcome = await deliverNotification(deps.notifier, message).catch((error: Error) => ({
+    const sentAtMs = Number(record.attributes.SentTimestamp ?? "0");
+    const outcome = await deliverNotification(deps.notifier, message, sentAtMs).catch((error: Error) => ({
       kind: "FAILED" as const,
       reason: `unexpected: ${error.message}`,
       configuration: false,
+      // The record could not be read: the receive count is the only count there is.
+      tries: receiveCount,
     }));
-    const fields = { ...message, receiveCount, outcome: outcome.kind };
+    const fields: Record<string, unknown> = { ...message, receiveCount, outcome: outcome.kind };
     if (outcome.kind !== "FAILED") {
       deps.logger.info("notification", fields);
       if (outcome.kind === "DELIVERED") metrics.addMetric(METRICS.notificationDelivered, MetricUnit.Count, 1);
       return undefined;
     }
-    const retryInSeconds = retryDelaySeconds(
-      receiveCount,
-      notify.backoffBaseSeconds,
-      notify.backoffCapSeconds,
-    );
+    const last = outcome.tries >= notify.maxTries;
+    const retryInSeconds = last
+      ? 0
+      : retryDelaySeconds(outcome.tries, notify.backoffBaseSeconds, notify.backoffCapSeconds);
+    fields.tries = outcome.tries;
+    fields.deadLetter = last;
     if (outcome.configuration) {
       // Google could not verify us: keys or PIAID are wrong on one side. Retrying cannot fix it; an operator can.
       metrics.addMetric(METRICS.googleVerificationFailed, MetricUnit.Count, 1);
@@ -57,6 +61,22 @@ export function createNotifierHandler(
       deps.logger.warn("notification failed", { ...fields, reason: outcome.reason, retryInSeconds });
     }
     metrics.addMetric(METRICS.notificationFailed, MetricUnit.Count, 1);
+    if (last && notificationsDlqUrl) {
+      const moved = await sqs
+        .send(new SendMessageCommand({ QueueUrl: notificationsDlqUrl, MessageBody: record.body }))
+        .then(
+          () => true,
+          (error: Error) => {
+            deps.logger.warn("could not move the notification to the DLQ", {
+              messageId: record.messageId,
+              error,
+            });
+            return false;
+          },
+        );
+      // Moved: done with it here. Not moved: visible again at once, SQS's redrive takes it at maxReceiveCount.
+      if (moved) return undefined;
+    }
     await sqs
       .send(
         new ChangeMessageVisibilityCommand({
@@ -83,7 +103,5 @@ export function createNotifierHandler(
 
 export const handler = lazyHandler(() => {
   const deps = serviceDeps(runtimeConfigFrom(process.env));
-  return middy<SQSEvent, SQSBatchResponse>()
-    .use(traced())
-    .handler(createNotifierHandler(deps, tracer.captureAWSv3Client(new SQSClient({}))));
+  return middy<SQSEvent, SQSBatchResponse>().handler(createNotifierHandler(deps, new SQSClient({})));
 });

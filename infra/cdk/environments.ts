@@ -82,7 +82,8 @@ export const EnvironmentConfig = v.pipe(
     /** Where captureResultNotification goes (sandbox and production differ). */
     googleBaseUrl: httpsUrl,
     /** Secrets Manager secret names; each SecretString is an armored keyring. */
-    secrets: v.strictObject({ ourKeys: secretName, googleKeys: secretName }),
+    /** Secrets Manager secret names; the keyrings' SecretString is an armored keyring, the OTP pepper's ≥ 32 random bytes (base64). */
+    secrets: v.strictObject({ ourKeys: secretName, googleKeys: secretName, otpPepper: secretName }),
     keyringTtlSeconds: v.optional(positiveInt, RUNTIME_DEFAULTS.keyringTtlSeconds),
     captureDeadlineSeconds: positiveInt,
     /** Whether every refund owes Google a refundResultNotification (some contracts may not want it). */
@@ -140,7 +141,11 @@ export const ENVIRONMENTS: Record<EnvironmentName, v.InferInput<typeof Environme
     region: "ap-south-1",
     piaids: { InvisiCashIN_INR: "INR" },
     googleBaseUrl: "https://vgw.sandbox.google.com",
-    secrets: { ourKeys: "gsp/dev/integrator-private-keyring", googleKeys: "gsp/dev/google-public-keyring" },
+    secrets: {
+      ourKeys: "gsp/dev/integrator-private-keyring",
+      googleKeys: "gsp/dev/google-public-keyring",
+      otpPepper: "gsp/dev/otp-pepper",
+    },
     captureDeadlineSeconds: 600,
     ledgerTimeZone: "Asia/Kolkata",
     alarmEmail: "gsp-alarms-dev@example.com",
@@ -166,6 +171,7 @@ export const ENVIRONMENTS: Record<EnvironmentName, v.InferInput<typeof Environme
     secrets: {
       ourKeys: "gsp/sandbox/integrator-private-keyring",
       googleKeys: "gsp/sandbox/google-public-keyring",
+      otpPepper: "gsp/sandbox/otp-pepper",
     },
     captureDeadlineSeconds: 600,
     ledgerTimeZone: "Asia/Kolkata",
@@ -190,7 +196,11 @@ export const ENVIRONMENTS: Record<EnvironmentName, v.InferInput<typeof Environme
     region: "ap-south-1",
     piaids: { InvisiCashIN_INR: "INR" },
     googleBaseUrl: "https://vgw.googleapis.com",
-    secrets: { ourKeys: "gsp/prod/integrator-private-keyring", googleKeys: "gsp/prod/google-public-keyring" },
+    secrets: {
+      ourKeys: "gsp/prod/integrator-private-keyring",
+      googleKeys: "gsp/prod/google-public-keyring",
+      otpPepper: "gsp/prod/otp-pepper",
+    },
     captureDeadlineSeconds: 600,
     ledgerTimeZone: "Asia/Kolkata",
     alarmEmail: "gsp-alarms@example.com",

@@ -122,6 +122,7 @@ export class GspStack extends Stack {
     const keys = {
       own: Secret.fromSecretNameV2(this, "IntegratorPrivateKeyring", config.secrets.ourKeys),
       google: Secret.fromSecretNameV2(this, "GooglePublicKeyring", config.secrets.googleKeys),
+      otpPepper: Secret.fromSecretNameV2(this, "OtpPepper", config.secrets.otpPepper),
     } satisfies Record<string, ISecret>;
 
     // Settings an environment does not choose keep the defaults the local stack uses too.
@@ -151,7 +152,13 @@ export class GspStack extends Stack {
         name,
         definition,
         runtime,
-        resources: { tables: this.tables, queues: this.queues, keys, kms: this.keys },
+        resources: {
+          tables: this.tables,
+          queues: this.queues,
+          deadLetterQueues: this.deadLetterQueues,
+          keys,
+          kms: this.keys,
+        },
         logRetention,
         logRemovalPolicy: dataRemoval,
         reservedConcurrency: (config.reservedConcurrency as Partial<Record<FunctionName, number>>)[name],

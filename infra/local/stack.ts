@@ -1,8 +1,9 @@
 import { randomBytes, timingSafeEqual } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import type { IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
@@ -15,7 +16,7 @@ import { createNotifierHandler } from "../../functions/notifier/handler.ts";
 import { createRefundHandler } from "../../functions/refund/handler.ts";
 import { loadLedger } from "../../shared/adapters/dynamodb/ledger-loader.ts";
 import { RUNTIME_DEFAULTS, type RuntimeConfig } from "../../shared/config.ts";
-import { sweep } from "../../shared/domain/capture-outcome-service.ts";
+import { sweep } from "../../shared/domain/sweeper.ts";
 import { parseLedgerFixture } from "../../shared/ledger-fixture.ts";
 import { createLogger, type Logger } from "../../shared/logging.ts";
 import { type ServiceDeps, serviceDeps } from "../../shared/runtime.ts";
@@ -30,6 +31,8 @@ import { startSqsPoller } from "./sqs-poller.ts";
 
 export const DEMO_LEDGER = new URL("./fixtures/demo-ledger.json", import.meta.url).pathname;
 export const DEFAULT_PIAIDS = { InvisiCashIN_INR: "INR" };
+/** Locally the sweeper runs every 10 s, for quick feedback; in the cloud its schedule is every minute (resources.ts). */
+export const DEFAULT_SWEEP_INTERVAL_MS = 10_000;
 
 export interface LocalStackOptions {
   /** Gateway port on 127.0.0.1; 0 picks a free one. */
@@ -51,9 +54,16 @@ export interface LocalStackOptions {
   messageCodec?: RuntimeConfig["messageCodec"];
   /** Folder with integrator.private.asc and google.public.asc (required with openpgp). */
   keysDir?: string;
+  /** The OTP pepper's file (made on first use); default `otp-pepper` in keysDir. */
+  otpPepperFile?: string;
   keyringTtlSeconds?: number;
-  /** Where the notifier sends; default the stand-in Google this stack starts. */
+  /** Where the notifier sends; default the stand-in Google this stack starts, else Google's own URL. */
   googleBaseUrl?: string;
+  /**
+   * Run a stand-in Google (when no googleBaseUrl is given). Default: when the keys folder holds the
+   * stand-in's private key; start.ts also checks google.public.asc trusts it (ensureLocalKeys).
+   */
+  standInGoogle?: boolean;
   captureDeadlineSeconds?: number;
   notify?: Partial<RuntimeConfig["notify"]>;
   enqueueGraceSeconds?: number;
@@ -155,21 +165,25 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const piaids = options.piaids ?? DEFAULT_PIAIDS;
     const messageCodec = options.messageCodec ?? "openpgp";
 
-    // The stand-in Google needs its own private key; with Google's real public keys in the folder there is none.
+    // The stand-in Google needs its own private key; with only Google's real public key there is none to run.
     let google: StandInGoogle | undefined;
-    const standInKey = options.keysDir ? join(options.keysDir, KEY_FILES.googleStandInPrivate) : undefined;
-    if (!options.googleBaseUrl && messageCodec === "openpgp" && standInKey) {
-      const googleKeyring = (async () =>
-        loadKeyring(
-          {
-            own: await readFile(standInKey, "utf8"),
-            peer: await readFile(join(options.keysDir!, KEY_FILES.integratorPublic), "utf8"),
-          },
-          { own: "Google stand-in private", peer: "integrator public" },
-        ))();
-      googleKeyring.catch(() => {});
+    const keysDir = options.keysDir;
+    const standIn =
+      !options.googleBaseUrl &&
+      messageCodec === "openpgp" &&
+      keysDir !== undefined &&
+      (options.standInGoogle ?? existsSync(join(keysDir, KEY_FILES.googleStandInPrivate)));
+    if (standIn) {
+      // Loaded before anything listens, so a missing or bad stand-in key stops start-up with its reason.
+      const googleKeyring = await loadKeyring(
+        {
+          own: await readFile(join(keysDir, KEY_FILES.googleStandInPrivate), "utf8"),
+          peer: await readFile(join(keysDir, KEY_FILES.integratorPublic), "utf8"),
+        },
+        { own: "Google stand-in private", peer: "integrator public" },
+      );
       google = await startStandInGoogle({
-        keyring: () => googleKeyring,
+        keyring: async () => googleKeyring,
         piaids: Object.keys(piaids),
         ...(options.googleSlowMs !== undefined && { slowMs: options.googleSlowMs }),
       });
@@ -185,6 +199,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...(options.keysDir && { keys: { source: "files" as const, dir: options.keysDir } }),
       keyringTtlSeconds: options.keyringTtlSeconds ?? RUNTIME_DEFAULTS.keyringTtlSeconds,
       notificationsQueueUrl: queueUrls.notifications.url,
+      notificationsDlqUrl: queueUrls.notifications.deadLetterUrl,
+      otpPepper: {
+        source: "file",
+        path: options.otpPepperFile ?? join(options.keysDir ?? tmpdir(), "otp-pepper"),
+      },
       googleBaseUrl: options.googleBaseUrl ?? google?.url ?? RUNTIME_DEFAULTS.googleBaseUrl,
       captureDeadlineSeconds: options.captureDeadlineSeconds ?? RUNTIME_DEFAULTS.captureDeadlineSeconds,
       notify: { ...RUNTIME_DEFAULTS.notify, ...options.notify },
@@ -195,7 +214,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // A bad keyring stops start-up here, with its one-sentence reason.
     await deps.keyring?.get();
     const loadLedgerFile = async (path: string) =>
-      loadLedger(admin, tableNames.ledger, parseLedgerFixture(JSON.parse(readFileSync(path, "utf8"))));
+      loadLedger(
+        admin,
+        tableNames.ledger,
+        parseLedgerFixture(JSON.parse(readFileSync(path, "utf8")), await deps.capture.otpPepper!()),
+      );
     if (options.ledgerSeed) await loadLedgerFile(options.ledgerSeed);
 
     const outcomeToken = options.outcomeToken ?? randomBytes(18).toString("base64url");
@@ -243,7 +266,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     stops.push(() => poller.stop());
 
     const runSweep = () => sweep(deps.outcome);
-    const sweepEvery = options.sweepIntervalMs ?? 10_000;
+    const sweepEvery = options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
     if (sweepEvery > 0) {
       const timer = setInterval(() => {
         runSweep().then(

@@ -8,8 +8,14 @@ import { checkRequestHeader } from "../protocol/common.ts";
 import { unknownIdentifier } from "../protocol/errors.ts";
 import { ACCOUNT_STATUS_RESULT, instrumentKindName } from "./capture-decision.ts";
 import type { CaptureRecord } from "./capture-record.ts";
-import { type CaptureDeps, type CaptureOutcome, checkContract, decideOnce } from "./capture-service.ts";
-import { idempotencyKey, requestFingerprint } from "./idempotency.ts";
+import {
+  type CaptureDeps,
+  type CaptureOutcome,
+  checkContract,
+  decideOnce,
+  validOrReplay,
+} from "./capture-service.ts";
+import { idempotencyKey, requestFingerprints } from "./idempotency.ts";
 
 export interface AsynchronousCaptureDeps extends CaptureDeps {
   /** How long the customer has to complete the payment (e.g. enter the UPI PIN). */
@@ -36,17 +42,30 @@ export async function asynchronousCapture(
   deps: AsynchronousCaptureDeps,
   body: unknown,
   deadlineMs = Number.POSITIVE_INFINITY,
-): Promise<CaptureOutcome<AsynchronousCaptureResponse> & { request: AsynchronousCaptureRequest }> {
+): Promise<CaptureOutcome<AsynchronousCaptureResponse>> {
   const header = checkRequestHeader(body, deps.now());
-  const request = parseAsynchronousCaptureRequest(body as Record<string, unknown>);
-  checkContract(deps, request);
+  const fields = body as Record<string, unknown>;
+  const fingerprints = requestFingerprints("asynchronousCapture", fields);
+  const valid = await validOrReplay<AsynchronousCaptureRequest, AsynchronousCaptureResponse>(
+    deps,
+    fields,
+    header.requestId,
+    fingerprints,
+    () => {
+      const parsed = parseAsynchronousCaptureRequest(fields);
+      checkContract(deps, parsed);
+      return parsed;
+    },
+  );
+  if ("replayed" in valid) return valid.replayed;
+  const request = valid.request;
   const key = idempotencyKey(request.paymentIntegratorAccountId, header.requestId);
-  const fingerprint = requestFingerprint("asynchronousCapture", body as Record<string, unknown>);
+  const fingerprint = fingerprints[0]!;
   const captureRequest = asCaptureRequest(request);
   const outcome = await decideOnce<AsynchronousCaptureResponse>(
     deps,
     key,
-    fingerprint,
+    fingerprints,
     captureRequest,
     deadlineMs,
     (snapshot, now) => {
@@ -76,5 +95,5 @@ export async function asynchronousCapture(
       return { record, debit: undefined };
     },
   );
-  return { ...outcome, request };
+  return outcome;
 }

@@ -9,7 +9,6 @@ import type {
   PeriodSpend,
   UpcomingTransactionNotification,
 } from "./ledger.ts";
-import { secretDigest } from "./secrets.ts";
 
 /** Everything the ledger knows that a capture depends on, read before deciding. */
 export interface CaptureFacts {
@@ -40,7 +39,12 @@ export interface CaptureDecision {
   currentBalance?: bigint;
   /** The OTP was checked and matched: it is spent whatever the result. */
   consumeOtp: boolean;
+  /** The OTP was tried and did not match: the wrong try is counted, atomically with the answer. */
+  countOtpFailure?: boolean;
 }
+
+/** Wrong tries an OTP takes; after them it matches nothing, the right OTP included (OTP_NOT_MATCHED). */
+export const MAX_OTP_ATTEMPTS = 5;
 
 const decline = (result: CaptureResultCode, rawCode: string, extra: Partial<CaptureDecision> = {}) => ({
   result,
@@ -67,6 +71,8 @@ export function decideCapture(
   facts: CaptureFacts,
   nowMs: number,
   riskRule: RiskRule = thresholdRiskRule,
+  /** otpDigest of the OTP the request presents (the pepper is not the rules' to hold). */
+  presentedOtpDigest?: string,
 ): CaptureDecision {
   const { instrument, account } = facts;
   const fop = request.fop;
@@ -112,9 +118,14 @@ export function decideCapture(
   let consumeOtp = false;
   if (verification.kind === "OTP") {
     const otp = facts.otp!;
+    if (presentedOtpDigest === undefined) throw new Error("an OTP to check but no digest of it");
+    // Exhausted or expired before comparing, so the answer says nothing of whether this guess was right.
+    if (otp.attempts >= MAX_OTP_ATTEMPTS) return decline("OTP_NOT_MATCHED", "OTP_ATTEMPTS_EXHAUSTED");
+    if (otp.expiresAtMs !== undefined && otp.expiresAtMs <= nowMs)
+      return decline("OTP_NOT_MATCHED", "OTP_EXPIRED");
     // An OTP issued for another account is reported as not matching: the answer says nothing of other accounts.
-    if (otp.accountId !== account.accountId || !digestsEqual(otp.otpDigest, secretDigest(verification.otp))) {
-      return decline("OTP_NOT_MATCHED", "OTP_MISMATCH");
+    if (otp.accountId !== account.accountId || !digestsEqual(otp.otpDigest, presentedOtpDigest)) {
+      return decline("OTP_NOT_MATCHED", "OTP_MISMATCH", { countOtpFailure: !otp.used });
     }
     if (otp.used) return decline("OTP_ALREADY_USED", "OTP_USED");
     consumeOtp = true;

@@ -9,19 +9,12 @@ import { identifier } from "../protocol/common.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import { asCaptureRequest } from "./asynchronous-capture-service.ts";
 import { decideCapture, type RiskRule } from "./capture-decision.ts";
-import type { CaptureRecord, RecordedOutcome } from "./capture-record.ts";
+import type { CaptureRecord, NotificationQueue, RecordedOutcome } from "./capture-record.ts";
 import type { CaptureStore, Debit } from "./capture-service.ts";
 import { idempotencyKey } from "./idempotency.ts";
 import { periodsAt } from "./periods.ts";
 
-/** Where notifications wait for the notifier: identifiers only, the record is the source of truth. */
-export interface NotificationMessage {
-  paymentIntegratorAccountId: string;
-  captureRequestId: string;
-}
-export interface NotificationQueue {
-  enqueue(message: NotificationMessage): Promise<void>;
-}
+export type { NotificationMessage, NotificationQueue } from "./capture-record.ts";
 
 export interface OutcomeDeps {
   store: CaptureStore;
@@ -119,26 +112,43 @@ export async function recordCaptureOutcome(
         "this capture already has another outcome, and outcomes are final",
       );
     }
-    const now = deps.now();
-    if (now >= record.deadlineMs!) {
-      await expireCapture(deps, record, now);
-      throw expired();
+    const written = await decideBeforeDeadline(deps, record, outcome);
+    if (written.kind === "COMMITTED") {
+      await enqueueNotification(deps, written.decided);
+      return { record: written.decided, repeated: false };
     }
-    const { captureResult, debit } = await decideOutcome(deps, record, outcome, now);
-    const decided = decidedRecord(deps, record, outcome, captureResult, now);
-    const written = await deps.store.decide(decided, debit, now);
-    if (written === "COMMITTED") {
-      await enqueueNotification(deps, decided);
-      return { record: decided, repeated: false };
-    }
+    // Our own expiry committed: that is the answer. Anything else: read what did commit and answer from it.
+    if (written.kind === "EXPIRED") throw expired();
     // NOT_PENDING: someone decided or expired it meanwhile, read it again. STALE: the ledger moved, decide again.
-    if (written === "STALE") {
+    if (written.kind === "STALE") {
       const pause = backoffMs(attempt);
       if (deps.now() + pause > deadlineMs)
         throw new Error(`outcome of ${key} still contended after ${attempt} attempts, out of time`);
       await delay(pause);
     }
   }
+}
+
+/**
+ * Decides and commits the outcome if the deadline has not passed, else expires the capture. The
+ * deadline is judged with the clock read after the ledger read, the one the conditional write uses.
+ */
+async function decideBeforeDeadline(
+  deps: OutcomeDeps,
+  record: CaptureRecord,
+  outcome: RecordedOutcome,
+): Promise<{ kind: "COMMITTED"; decided: CaptureRecord } | { kind: "EXPIRED" | "STALE" | "NOT_PENDING" }> {
+  let now = deps.now();
+  if (now < record.deadlineMs!) {
+    const { captureResult, debit } = await decideOutcome(deps, record, outcome, now);
+    now = deps.now();
+    if (now < record.deadlineMs!) {
+      const decided = decidedRecord(deps, record, outcome, captureResult, now);
+      const written = await deps.store.decide(decided, debit, now);
+      return written === "COMMITTED" ? { kind: "COMMITTED", decided } : { kind: written };
+    }
+  }
+  return (await expireCapture(deps, record, now)) ? { kind: "EXPIRED" } : { kind: "NOT_PENDING" };
 }
 
 const expired = () =>
@@ -255,18 +265,4 @@ export async function enqueueNotification(
   }
   await deps.store.markEnqueued(record.key);
   return true;
-}
-
-/** The sweeper's pass: expire what is past its deadline, enqueue what was never enqueued. */
-export async function sweep(deps: OutcomeDeps, limit = 100): Promise<{ expired: number; enqueued: number }> {
-  const now = deps.now();
-  const counts = { expired: 0, enqueued: 0 };
-  for (const record of await deps.store.due(now, limit)) {
-    if (record.state === "PENDING") {
-      if (await expireCapture(deps, record, now)) counts.expired += 1;
-    } else if (await enqueueNotification(deps, record)) {
-      counts.enqueued += 1;
-    }
-  }
-  return counts;
 }

@@ -23,16 +23,23 @@ export interface DeliveryAttempt {
   outcome: string;
 }
 
-/** The captureResultNotification owed to Google. Its requestId is fixed once and reused on every try. */
-export interface NotificationRecord {
+/**
+ * A message a record owes Google (a capture's captureResultNotification, a refund's
+ * refundResultNotification). Its requestId is fixed once and reused on every try.
+ */
+export interface OwedNotification {
   requestId: string;
-  captureResult: NotificationCaptureResult;
   /** OWED until Google answered SUCCESS, then NOTIFIED. */
   state: "OWED" | "NOTIFIED";
   /** A message for it is known to be on the queue; until then the sweeper will enqueue it. */
   enqueued: boolean;
   decidedAtMs: number;
   attempts: DeliveryAttempt[];
+}
+
+/** The captureResultNotification owed to Google: the final result, in the notification's own words. */
+export interface NotificationRecord extends OwedNotification {
+  captureResult: NotificationCaptureResult;
 }
 
 export interface CaptureRecord {
@@ -60,4 +67,13 @@ export interface CaptureRecord {
   notification?: NotificationRecord;
   /** Σ of the successful refunds of this capture (never more than `amount`). */
   refundedAmount?: bigint;
+}
+
+/** Where notifications wait for the notifier: identifiers only, the record is the source of truth. */
+export type NotificationMessage =
+  | { paymentIntegratorAccountId: string; captureRequestId: string }
+  | { paymentIntegratorAccountId: string; refundRequestId: string };
+
+export interface NotificationQueue {
+  enqueue(message: NotificationMessage): Promise<void>;
 }

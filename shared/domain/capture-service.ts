@@ -1,12 +1,14 @@
 import { setTimeout as delay } from "node:timers/promises";
+import * as v from "valibot";
 import type { CaptureRequest, CaptureResult } from "../protocol/capture.ts";
 import { parseCaptureRequest } from "../protocol/capture.ts";
-import { checkRequestHeader } from "../protocol/common.ts";
+import { checkRequestHeader, identifier } from "../protocol/common.ts";
 import { invalidField, ProtocolError, unknownIdentifier } from "../protocol/errors.ts";
 import { type CaptureDecision, type CaptureFacts, decideCapture, type RiskRule } from "./capture-decision.ts";
 import type { CaptureRecord, DeliveryAttempt } from "./capture-record.ts";
-import { idempotencyKey, requestFingerprint } from "./idempotency.ts";
+import { idempotencyKey, requestFingerprints } from "./idempotency.ts";
 import { type Periods, periodsAt } from "./periods.ts";
+import { otpDigest } from "./secrets.ts";
 
 export interface CaptureSnapshot {
   /** The idempotency record of this key, if any. */
@@ -33,6 +35,16 @@ export interface Debit {
 
 export type DecideOutcome = "COMMITTED" | "STALE" | "NOT_PENDING";
 
+/**
+ * What a capture does to the OTP it checked, in its own transaction: spend it (it matched) or count
+ * a wrong try; either only while the OTP is unspent and has tries left, so concurrent tries stay bounded.
+ */
+export interface OtpUse {
+  sendOtpRequestId: string;
+  matched: boolean;
+  nowMs: number;
+}
+
 /** Storage of the ledger and captures; one read round trip and one atomic write per capture. */
 export interface CaptureStore {
   read(key: string, request: CaptureRequest, periods: Periods): Promise<CaptureSnapshot>;
@@ -40,7 +52,7 @@ export interface CaptureStore {
   write(
     record: CaptureRecord,
     debit: Debit | undefined,
-    otpToConsume: string | undefined,
+    otpToConsume: OtpUse | undefined,
   ): Promise<CaptureWriteOutcome>;
   get(key: string): Promise<CaptureRecord | undefined>;
   /** The ledger facts for a recorded capture (its instrument, account and spend). */
@@ -53,8 +65,28 @@ export interface CaptureStore {
   /** The notification is on the queue: the sweeper need not look at this record again. */
   markEnqueued(key: string): Promise<void>;
   recordDelivery(key: string, attempt: DeliveryAttempt, delivered: boolean): Promise<void>;
-  /** Records the sweeper must act on: PENDING past their deadline, or outcomes never enqueued. */
-  due(nowMs: number, limit: number): Promise<CaptureRecord[]>;
+  /**
+   * One page of the records the sweeper must act on (PENDING past their deadline, outcomes never
+   * enqueued), taken evenly from every shard of the sweep index; `next` continues the pass.
+   */
+  due(nowMs: number, options?: DueOptions): Promise<DuePage>;
+}
+
+export interface DueOptions {
+  /** At most this many records (default 100: one BatchGetItem). */
+  pageSize?: number;
+  /** The `next` of the previous page; absent: the first page. */
+  next?: unknown;
+  /** Throttled reads are not retried past this instant. */
+  deadlineMs?: number;
+}
+
+export interface DuePage<R = CaptureRecord> {
+  records: R[];
+  /** When the oldest record of this page became due (the first page holds the oldest of all). */
+  oldestDueAtMs?: number;
+  /** Opaque: pass it back for the next page; absent when every shard is drained. */
+  next?: unknown;
 }
 
 export interface CaptureDeps {
@@ -65,6 +97,8 @@ export interface CaptureDeps {
   now: () => number;
   newTransactionId: () => string;
   riskRule?: RiskRule;
+  /** The HMAC key of OTP digests; needed only by captures that carry an OTP. */
+  otpPepper?: () => Promise<Uint8Array>;
 }
 
 export interface CaptureOutcome<R = CaptureResult> {
@@ -99,21 +133,21 @@ export function checkContract(
 export async function decideOnce<R extends Record<string, unknown>>(
   deps: CaptureDeps,
   key: string,
-  fingerprint: string,
+  fingerprints: readonly string[],
   request: CaptureRequest,
   deadlineMs: number,
   build: (
     snapshot: CaptureSnapshot,
     now: number,
     periods: Periods,
-  ) => { record: CaptureRecord; debit: Debit | undefined; otpToConsume?: string },
+  ) => { record: CaptureRecord; debit: Debit | undefined; otpToConsume?: OtpUse },
 ): Promise<CaptureOutcome<R>> {
   for (let attempt = 1; ; attempt++) {
     const now = deps.now();
     const periods = periodsAt(now, deps.ledgerTimeZone);
     const snapshot = await deps.store.read(key, request, periods);
     if (snapshot.record) {
-      const response = replay(snapshot.record, fingerprint, deps.now()) as CaptureOutcome<R>["response"];
+      const response = replay(snapshot.record, fingerprints, deps.now()) as CaptureOutcome<R>["response"];
       return { response, replayed: true, lostRace: attempt > 1, attempts: attempt };
     }
     const { record, debit, otpToConsume } = build(snapshot, now, periods);
@@ -124,7 +158,7 @@ export async function decideOnce<R extends Record<string, unknown>>(
     }
     // A concurrent duplicate won: answer as its replay (reading the record only if the store could not return it).
     if (outcome.kind === "KEY_TAKEN" && outcome.record) {
-      const response = replay(outcome.record, fingerprint, deps.now()) as CaptureOutcome<R>["response"];
+      const response = replay(outcome.record, fingerprints, deps.now()) as CaptureOutcome<R>["response"];
       return { response, replayed: true, lostRace: true, attempts: attempt };
     }
     if (outcome.kind === "STALE") {
@@ -137,25 +171,66 @@ export async function decideOnce<R extends Record<string, unknown>>(
   }
 }
 
+/**
+ * Validates a request whose idempotency key is known. When validation or the PIAID / currency check
+ * refuses it, a stored record of this same request is replayed instead: a stricter validator or a
+ * configuration change after a deploy must not turn a retry of a recorded capture into a 4xx.
+ * Only refusals pay for that lookup; a valid request finds its record in the decision's own read.
+ */
+export async function validOrReplay<T, R extends Record<string, unknown>>(
+  deps: Pick<CaptureDeps, "store" | "now">,
+  body: Record<string, unknown>,
+  requestId: string,
+  fingerprints: readonly string[],
+  validate: () => T,
+): Promise<{ request: T } | { replayed: CaptureOutcome<R> }> {
+  try {
+    return { request: validate() };
+  } catch (error) {
+    const piaid = body.paymentIntegratorAccountId;
+    if (!(error instanceof ProtocolError) || !v.is(identifier, piaid)) throw error;
+    const record = await deps.store.get(idempotencyKey(piaid, requestId));
+    if (!record || !fingerprints.includes(record.fingerprint)) throw error;
+    const response = stamp(record.response, deps.now()) as CaptureOutcome<R>["response"];
+    return { replayed: { response, replayed: true, lostRace: false, attempts: 1 } };
+  }
+}
+
 /** POST /v1/capture: decide from the ledger and, on SUCCESS, debit, in one atomic write. */
 export async function capture(
   deps: CaptureDeps,
   body: unknown,
   deadlineMs = Number.POSITIVE_INFINITY,
-): Promise<CaptureOutcome & { request: CaptureRequest }> {
+): Promise<CaptureOutcome> {
   const header = checkRequestHeader(body, deps.now());
-  const request = parseCaptureRequest(body as Record<string, unknown>);
-  checkContract(deps, request);
+  const fields = body as Record<string, unknown>;
+  const fingerprints = requestFingerprints("capture", fields);
+  const valid = await validOrReplay<CaptureRequest, CaptureResult>(
+    deps,
+    fields,
+    header.requestId,
+    fingerprints,
+    () => {
+      const parsed = parseCaptureRequest(fields);
+      checkContract(deps, parsed);
+      return parsed;
+    },
+  );
+  if ("replayed" in valid) return valid.replayed;
+  const request = valid.request;
   const key = idempotencyKey(request.paymentIntegratorAccountId, header.requestId);
-  const fingerprint = requestFingerprint("capture", body as Record<string, unknown>);
+  const fingerprint = fingerprints[0]!;
+  const v = request.verification;
+  const presentedOtpDigest =
+    v.kind === "OTP" ? await presentedOtp(deps, v.sendOtpRequestId, v.otp) : undefined;
   const outcome = await decideOnce<CaptureResult>(
     deps,
     key,
-    fingerprint,
+    fingerprints,
     request,
     deadlineMs,
     (snapshot, now, periods) => {
-      const decision = decideCapture(request, snapshot.facts, now, deps.riskRule);
+      const decision = decideCapture(request, snapshot.facts, now, deps.riskRule, presentedOtpDigest);
       const record = captureRecord(
         request,
         key,
@@ -169,21 +244,29 @@ export async function capture(
         decision.result === "SUCCESS"
           ? { request, facts: snapshot.facts, periods, instrumentRef: record.instrumentRef }
           : undefined;
-      const v = request.verification;
-      const otpToConsume = decision.consumeOtp && v.kind === "OTP" ? v.sendOtpRequestId : undefined;
+      const otpTried = v.kind === "OTP" && (decision.consumeOtp || decision.countOtpFailure);
+      const otpToConsume = otpTried
+        ? { sendOtpRequestId: v.sendOtpRequestId, matched: decision.consumeOtp, nowMs: now }
+        : undefined;
       return { record, debit, ...(otpToConsume && { otpToConsume }) };
     },
   );
-  return { ...outcome, request };
+  return outcome;
+}
+
+async function presentedOtp(deps: Pick<CaptureDeps, "otpPepper">, sendOtpRequestId: string, otp: string) {
+  if (!deps.otpPepper)
+    throw new Error("a capture with an OTP, and no OTP pepper configured (OTP_PEPPER_SECRET_ID)");
+  return otpDigest(await deps.otpPepper(), sendOtpRequestId, otp);
 }
 
 /** The stored answer to a retry of the same request (fresh responseTimestamp); another request with its key is 412. */
 export function replay<T extends Record<string, unknown>>(
   record: { fingerprint: string; response: T },
-  fingerprint: string,
+  fingerprints: string | readonly string[],
   now: number,
 ) {
-  if (record.fingerprint !== fingerprint) {
+  if (!(typeof fingerprints === "string" ? [fingerprints] : fingerprints).includes(record.fingerprint)) {
     throw new ProtocolError("IDEMPOTENCY_VIOLATION", "requestId was already used for a different request");
   }
   return stamp(record.response, now);

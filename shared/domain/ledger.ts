@@ -106,12 +106,16 @@ export interface UpcomingTransactionNotification {
   expiresAtMs: number;
 }
 
-/** An OTP we issued through sendOtp. Only its digest is kept: see secretDigest. */
+/** An OTP we issued through sendOtp. Only its digest is kept: see otpDigest. */
 export interface Otp {
   sendOtpRequestId: string;
   accountId: string;
   otpDigest: string;
   used: boolean;
+  /** Wrong tries so far; at MAX_OTP_ATTEMPTS the OTP is exhausted. */
+  attempts: number;
+  /** Past this instant it matches nothing (absent on OTPs stored before expiries existed). */
+  expiresAtMs?: number;
 }
 
 export interface AuthenticationRequest {

@@ -8,8 +8,13 @@ import {
   type RefundResultCode,
 } from "../protocol/refund.ts";
 import { ACCOUNT_STATUS_RESULT } from "./capture-decision.ts";
-import type { CaptureRecord, NotificationRecord } from "./capture-record.ts";
-import { checkContract, replay, stamp } from "./capture-service.ts";
+import type {
+  CaptureRecord,
+  DeliveryAttempt,
+  NotificationQueue,
+  OwedNotification,
+} from "./capture-record.ts";
+import { checkContract, type DueOptions, type DuePage, replay, stamp } from "./capture-service.ts";
 import { idempotencyKey, requestFingerprint } from "./idempotency.ts";
 import type { Account } from "./ledger.ts";
 
@@ -19,7 +24,7 @@ import type { Account } from "./ledger.ts";
  */
 
 /** The refundResultNotification a refund owes Google: the same lifecycle as a capture's notification. */
-export type RefundNotification = Omit<NotificationRecord, "captureResult">;
+export type RefundNotification = OwedNotification;
 
 /** One record per (PIAID, refund requestId): idempotency record, financial record, owed notification. */
 export interface RefundRecord {
@@ -74,12 +79,9 @@ export interface RefundStore {
   readAccount(accountId: string): Promise<Account | undefined>;
   /** The notification is on the queue: the sweeper need not look at this record again. */
   markEnqueued(key: string): Promise<void>;
-}
-
-/** A queue message names the refund record; the notifier reads what to send from it. */
-export interface RefundNotificationMessage {
-  paymentIntegratorAccountId: string;
-  refundRequestId: string;
+  recordDelivery(key: string, attempt: DeliveryAttempt, delivered: boolean): Promise<void>;
+  /** Refunds whose notification nobody is known to have enqueued (the sweeper's). */
+  due(nowMs: number, options?: DueOptions): Promise<DuePage<RefundRecord>>;
 }
 
 export interface RefundDeps {
@@ -89,7 +91,7 @@ export interface RefundDeps {
   newRefundId: () => string;
   /** Our requestId for the refundResultNotification; absent: this environment does not send them. */
   newNotificationRequestId?: () => string;
-  queue: { enqueue(message: RefundNotificationMessage): Promise<void> };
+  queue: NotificationQueue;
 }
 
 export interface RefundOutcome {
@@ -252,7 +254,7 @@ function refundRecord(
  * the record keeps its sweep marker and the sweeper enqueues it (a second message repeats the same one).
  */
 export async function enqueueRefundNotification(
-  deps: Pick<RefundDeps, "queue" | "store">,
+  deps: { queue: NotificationQueue; store: Pick<RefundStore, "markEnqueued"> },
   record: RefundRecord,
 ): Promise<boolean> {
   try {

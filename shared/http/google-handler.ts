@@ -1,6 +1,5 @@
 import middy from "@middy/core";
 import type { ServiceDeps } from "../runtime.ts";
-import { traced } from "../tracing.ts";
 import { type GspEvent, type GspResult, gspEndpoint } from "./gsp-endpoint.ts";
 
 /** Time left to seal and send the answer before the function's own timeout. */
@@ -22,7 +21,6 @@ type Run = (
 /** A Google-facing route: the envelope edge, then one domain call bounded by the invocation's deadline. */
 export function googleHandler(deps: ServiceDeps, method: string, run: Run) {
   return middy<GspEvent, GspResult>()
-    .use(traced())
     .use(gspEndpoint({ method, codec: deps.codec, logger: deps.logger }))
     .handler(async (event, context) => {
       const deadline = Date.now() + context.getRemainingTimeInMillis() - ANSWER_MARGIN_MS;

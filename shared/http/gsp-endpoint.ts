@@ -1,10 +1,13 @@
 import { randomUUID } from "node:crypto";
+import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { MiddlewareObj } from "@middy/core";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import type { Logger } from "../logging.ts";
+import { METRICS } from "../metrics.ts";
 import { ProtocolError } from "../protocol/errors.ts";
+import { EnvelopeError } from "../security/envelope.ts";
 import { type MessageCodec, parseOpenedBody } from "./codec.ts";
-import { MAX_BODY_BYTES, TOO_LARGE } from "./limits.ts";
+import { GOOGLE_MAX_BODY_BYTES, TOO_LARGE } from "./limits.ts";
 
 /** What a Google-facing handler receives: the opened, parsed body. */
 export interface GspEvent extends APIGatewayProxyEventV2 {
@@ -22,7 +25,14 @@ interface Options {
   codec: MessageCodec;
   logger: Logger;
   now?: () => number;
+  metrics?: Metrics;
 }
+
+/** We cannot seal an answer (no usable key on one side): nothing is done, and Google retries a 503. */
+class UnsealableError extends Error {}
+
+/** How long an invocation may still run when its context does not say (unit tests). */
+const DEFAULT_REMAINING_MS = 30_000;
 
 type Internal = { startedAt: number; opened?: boolean; gspBody?: Record<string, unknown> };
 type Request = {
@@ -30,6 +40,7 @@ type Request = {
   response: APIGatewayProxyStructuredResultV2 | GspResult | null | undefined;
   error: unknown;
   internal: Record<string, unknown>;
+  context?: { getRemainingTimeInMillis?: () => number };
 };
 
 const SAFE_ID = /^[A-Za-z0-9:_-]{1,100}$/;
@@ -38,14 +49,20 @@ const SAFE_ID = /^[A-Za-z0-9:_-]{1,100}$/;
  * The edge of every Google-facing route: opens the wire body through the codec, seals the answer,
  * maps every failure to the protocol's ErrorResponse, and writes one log line per request.
  */
-export function gspEndpoint({ method, codec, logger, now = Date.now }: Options): MiddlewareObj<GspEvent> {
+export function gspEndpoint({
+  method,
+  codec,
+  logger,
+  now = Date.now,
+  metrics = new Metrics({ namespace: METRICS.namespace, serviceName: METRICS.envelopeService }),
+}: Options): MiddlewareObj<GspEvent> {
   const before = async (request: Request) => {
     const internal = request.internal as Internal;
     internal.startedAt = performance.now();
     const body = request.event.body ?? "";
     // In the cloud nothing in front of us enforces the limit (see limits.ts): answer as the local gateway does.
     const size = Buffer.byteLength(body, request.event.isBase64Encoded ? "base64" : "utf8");
-    if (size > MAX_BODY_BYTES) {
+    if (size > GOOGLE_MAX_BODY_BYTES) {
       logLine(request, TOO_LARGE.statusCode, { error: "BODY_TOO_LARGE" });
       return {
         statusCode: TOO_LARGE.statusCode,
@@ -55,6 +72,10 @@ export function gspEndpoint({ method, codec, logger, now = Date.now }: Options):
     }
     const raw = Buffer.from(body, request.event.isBase64Encoded ? "base64" : "utf8");
     const opened = await codec.open(raw);
+    // Before any ledger write: the answer must be sealable until this invocation ends, or no money moves.
+    const remaining = request.context?.getRemainingTimeInMillis?.() ?? DEFAULT_REMAINING_MS;
+    const unsealable = await codec.cannotSeal(new Date(now() + remaining));
+    if (unsealable) throw new UnsealableError(unsealable);
     // From here the sender is verified: every answer, errors included, goes back sealed.
     internal.opened = true;
     request.event.gspBody = parseOpenedBody(opened);
@@ -71,6 +92,18 @@ export function gspEndpoint({ method, codec, logger, now = Date.now }: Options):
     const error = request.error;
     const sealed = (request.internal as Internal).opened === true;
     const paymentIntegratorErrorIdentifier = randomUUID();
+    if (error instanceof UnsealableError) {
+      // Bare: no answer can be sealed. 503 is what Google retries (as during maintenance), by when a key may be back.
+      const body = { errorDescription: "service unavailable", paymentIntegratorErrorIdentifier };
+      request.response = await respond(503, body, false);
+      logger.error("cannot seal an answer: refused before any ledger access", {
+        method,
+        paymentIntegratorErrorIdentifier,
+        reason: error.message,
+      });
+      logLine(request, 503, { paymentIntegratorErrorIdentifier });
+      return;
+    }
     if (error instanceof ProtocolError) {
       const body = {
         errorResponseCode: error.code,
@@ -82,7 +115,12 @@ export function gspEndpoint({ method, codec, logger, now = Date.now }: Options):
         errorResponseCode: error.code,
         errorDescription: error.description,
         paymentIntegratorErrorIdentifier,
+        ...(error instanceof EnvelopeError && { reason: error.reason }),
       });
+      if (error instanceof EnvelopeError) {
+        metrics.addMetric(METRICS.envelopeRejected, MetricUnit.Count, 1);
+        metrics.publishStoredMetrics();
+      }
       return;
     }
     // Unexpected: the caller gets only an identifier; the log line under it has the cause.

@@ -1,8 +1,10 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { GetSecretValueCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { Logger } from "../logging.ts";
-import { type Keyring, loadKeyring } from "./keyring.ts";
+import { METRICS } from "../metrics.ts";
+import { daysToSoonestExpiry, type Keyring, loadKeyring } from "./keyring.ts";
 
 /** Where the armored keyrings live: our private keys ("own") and Google's public keys ("peer"). */
 export interface KeySource {
@@ -44,8 +46,9 @@ export const secretsManagerKeySource = (
 
 /**
  * The keyring a process uses: loaded and checked at first use (cold start), re-read after `ttlMs`
- * so a rotation needs no redeploy. A failed re-read keeps the keys in hand and says so in the log;
- * a failed first read is fatal.
+ * so a rotation (or a revocation) needs no redeploy. Each load logs and counts the keys it skipped
+ * (KeysSkipped) and the days left to the soonest expiry (KeyDaysToExpiry). A failed re-read keeps
+ * the keys in hand and says so in the log; a failed first read is fatal.
  */
 export class CachedKeyring {
   #keyring: Keyring | undefined;
@@ -56,6 +59,7 @@ export class CachedKeyring {
   readonly #ttlMs: number;
   readonly #logger: Logger | undefined;
   readonly #now: () => number;
+  readonly #metrics: Metrics;
 
   constructor(options: {
     source: KeySource;
@@ -63,7 +67,10 @@ export class CachedKeyring {
     ttlMs: number;
     logger?: Logger;
     now?: () => number;
+    metrics?: Metrics;
   }) {
+    this.#metrics =
+      options.metrics ?? new Metrics({ namespace: METRICS.namespace, serviceName: METRICS.envelopeService });
     this.#source = options.source;
     this.#labels = options.labels;
     this.#ttlMs = options.ttlMs;
@@ -89,8 +96,14 @@ export class CachedKeyring {
 
   async #load(): Promise<Keyring> {
     try {
-      const keyring = await loadKeyring(await this.#source.read(), this.#labels, new Date(this.#now()));
+      const now = new Date(this.#now());
+      const keyring = await loadKeyring(await this.#source.read(), this.#labels, now);
       for (const warning of keyring.warnings) this.#logger?.warn("keyring", { warning });
+      for (const { reason } of keyring.skipped) this.#logger?.warn("keyring: key skipped", { reason });
+      this.#metrics.addMetric(METRICS.keysSkipped, MetricUnit.Count, keyring.skipped.length);
+      const days = await daysToSoonestExpiry(keyring, now);
+      if (days !== undefined) this.#metrics.addMetric(METRICS.keyDaysToExpiry, MetricUnit.Count, days);
+      this.#metrics.publishStoredMetrics();
       this.#keyring = keyring;
       this.#loadedAt = this.#now();
       return keyring;

@@ -1,17 +1,24 @@
 import * as openpgp from "openpgp";
 
 /**
- * One side's keys for the envelope: its own private keys (decrypt with any, sign with all) and
- * its peer's public keys (encrypt to all, accept a signature from any). Several at once on both
- * sides is what lets keys rotate with no outage.
+ * One side's keys for the envelope: its own private keys and its peer's public keys, each checked
+ * on load. Whether a key may be used is judged again at each use (see `usable`), so a key that
+ * expires or is revoked while a process holds it simply stops being used.
  */
 export interface Keyring {
   own: openpgp.PrivateKey[];
   peer: openpgp.Key[];
-  /** Key IDs (primary and subkeys) of `own`, to tell "encrypted to a key we don't hold" apart. */
-  ownKeyIds: Set<string>;
   /** Expiry warnings found when the keyring was loaded (within 30 days). */
   warnings: string[];
+  /** Keys left out on load, each with its one-sentence reason. */
+  skipped: SkippedKey[];
+}
+
+export interface SkippedKey {
+  side: string;
+  /** Absent when the armored block itself could not be read. */
+  fingerprint?: string;
+  reason: string;
 }
 
 export class KeyringError extends Error {
@@ -22,41 +29,60 @@ export class KeyringError extends Error {
 }
 
 const MIN_RSA_BITS = 2048;
-const WARN_BEFORE_EXPIRY_MS = 30 * 24 * 3600 * 1000;
+const DAY_MS = 24 * 3600 * 1000;
+const WARN_BEFORE_EXPIRY_MS = 30 * DAY_MS;
 
-/** Checks one key as the protocol requires; throws a one-sentence KeyringError, returns warnings. */
-async function checkKey(key: openpgp.Key, label: string, now: Date): Promise<string[]> {
-  const name = `${label} key ${key.getFingerprint().toUpperCase()}`;
+/** What an operator needs to know of one key; never any secret material. */
+export interface KeyStatus {
+  side: string;
+  fingerprint: string;
+  algorithm: string;
+  bits: number | undefined;
+  /** ISO date, or "never". */
+  expires: string;
+  /** Undefined when the key is usable; otherwise why not. */
+  unusable?: string;
+}
+
+/** Why a key cannot serve the protocol at `now`, or undefined when it can. */
+async function unusableReason(key: openpgp.Key, now: Date): Promise<string | undefined> {
   const { algorithm, bits } = key.getAlgorithmInfo();
   if (!algorithm.startsWith("rsa") || (bits ?? 0) < MIN_RSA_BITS) {
-    throw new KeyringError(
-      `${name} is ${algorithm} ${bits ?? "?"}-bit; the protocol requires RSA of at least ${MIN_RSA_BITS} bits.`,
-    );
+    return `is ${algorithm} ${bits ?? "?"}-bit; the protocol requires RSA of at least ${MIN_RSA_BITS} bits.`;
   }
-  const expires = await key.getExpirationTime();
+  if (await key.isRevoked(undefined, undefined, now).catch(() => false)) return "is revoked.";
+  const expires = await key.getExpirationTime().catch(() => null);
   if (expires === null || (expires instanceof Date && expires.getTime() <= now.getTime())) {
-    throw new KeyringError(`${name} has expired or has no valid self-signature.`);
+    return "has expired or has no valid self-signature.";
   }
   let encryptionKey: openpgp.Key | openpgp.Subkey;
   try {
     encryptionKey = await key.getEncryptionKey(undefined, now);
   } catch {
-    throw new KeyringError(`${name} has no valid encryption subkey.`);
+    return "has no valid encryption subkey.";
   }
   if (encryptionKey.getKeyID().equals(key.getKeyID())) {
-    throw new KeyringError(
-      `${name} encrypts with its primary key; the protocol requires a separate encryption subkey.`,
-    );
+    return "encrypts with its primary key; the protocol requires a separate encryption subkey.";
   }
+  if (!(await key.getSigningKey(undefined, now).then(Boolean, () => false))) return "cannot sign.";
   if (key.isPrivate() && !(key as openpgp.PrivateKey).isDecrypted()) {
-    throw new KeyringError(
-      `${name} is protected by a passphrase; store it unprotected in the secret store instead.`,
-    );
+    return "is protected by a passphrase; store it unprotected in the secret store instead.";
   }
-  if (expires instanceof Date && expires.getTime() - now.getTime() < WARN_BEFORE_EXPIRY_MS) {
-    return [`${name} expires on ${expires.toISOString()}: rotate it.`];
-  }
-  return [];
+  return undefined;
+}
+
+async function statusOf(key: openpgp.Key, side: string, now: Date): Promise<KeyStatus> {
+  const { algorithm, bits } = key.getAlgorithmInfo();
+  const expires = await key.getExpirationTime().catch(() => null);
+  const unusable = await unusableReason(key, now);
+  return {
+    side,
+    fingerprint: key.getFingerprint().toUpperCase(),
+    algorithm,
+    bits,
+    expires: expires instanceof Date ? expires.toISOString() : expires === Infinity ? "never" : "invalid",
+    ...(unusable && { unusable }),
+  };
 }
 
 /**
@@ -71,32 +97,132 @@ export function armoredBlocks(text: string): string[] {
   );
 }
 
-/** Reads and checks armored keyrings (each text may hold several keys, in one block or several). */
+/** Every key of an armored keyring with its status; a block that cannot be read is reported, not thrown. */
+async function readSide<T extends openpgp.Key>(
+  side: string,
+  text: string,
+  read: (armoredKeys: string) => Promise<T[]>,
+  now: Date,
+): Promise<{ keys: { key: T; status: KeyStatus }[]; unreadable: SkippedKey[] }> {
+  const blocks = armoredBlocks(text);
+  if (blocks.length === 0) throw new KeyringError(`the ${side} keyring is not armored OpenPGP key material.`);
+  const keys: { key: T; status: KeyStatus }[] = [];
+  const unreadable: SkippedKey[] = [];
+  for (const block of blocks) {
+    const read_ = await read(block).catch(() => undefined);
+    if (!read_) {
+      unreadable.push({ side, reason: "an armored block is not readable OpenPGP key material." });
+      continue;
+    }
+    for (const key of read_) keys.push({ key, status: await statusOf(key, side, now) });
+  }
+  return { keys, unreadable };
+}
+
+const readBoth = (armored: { own: string; peer: string }, labels: { own: string; peer: string }, now: Date) =>
+  Promise.all([
+    readSide(labels.own, armored.own, (armoredKeys) => openpgp.readPrivateKeys({ armoredKeys }), now),
+    readSide(labels.peer, armored.peer, (armoredKeys) => openpgp.readKeys({ armoredKeys }), now),
+  ]);
+
+/** The status of every key of both keyrings, for operators (`ops keys`). */
+export async function inspectKeyring(
+  armored: { own: string; peer: string },
+  labels: { own: string; peer: string },
+  now = new Date(),
+): Promise<{ keys: KeyStatus[]; unreadable: SkippedKey[] }> {
+  const [own, peer] = await readBoth(armored, labels, now);
+  return {
+    keys: [...own.keys, ...peer.keys].map((k) => k.status),
+    unreadable: [...own.unreadable, ...peer.unreadable],
+  };
+}
+
+/**
+ * Reads armored keyrings (each text may hold several keys, in one block or several) key by key:
+ * a key that cannot serve (expired, revoked, too weak, no encryption subkey…) is skipped and
+ * reported; only a side left with no usable key fails, in one sentence.
+ */
 export async function loadKeyring(
   armored: { own: string; peer: string },
   labels: { own: string; peer: string },
   now = new Date(),
 ): Promise<Keyring> {
-  const read = async <T>(what: string, text: string, f: (block: string) => Promise<T[]>): Promise<T[]> => {
-    const blocks = armoredBlocks(text);
-    if (blocks.length === 0)
-      throw new KeyringError(`the ${what} keyring is not armored OpenPGP key material.`);
-    try {
-      return (await Promise.all(blocks.map(f))).flat();
-    } catch {
-      throw new KeyringError(`the ${what} keyring is not armored OpenPGP key material.`);
-    }
-  };
-  const own = await read(labels.own, armored.own, (armoredKeys) => openpgp.readPrivateKeys({ armoredKeys }));
-  const peer = await read(labels.peer, armored.peer, (armoredKeys) => openpgp.readKeys({ armoredKeys }));
+  const [own, peer] = await readBoth(armored, labels, now);
   const warnings: string[] = [];
-  for (const k of own) warnings.push(...(await checkKey(k, labels.own, now)));
-  for (const k of peer) warnings.push(...(await checkKey(k, labels.peer, now)));
-  const ownKeyIds = new Set(
-    own.flatMap((k) => [k.getKeyID(), ...k.getSubkeys().map((s) => s.getKeyID())]).map((id) => id.toHex()),
-  );
-  return { own, peer, ownKeyIds, warnings };
+  const skipped: SkippedKey[] = [];
+  const keep = <T extends openpgp.Key>(side: {
+    keys: { key: T; status: KeyStatus }[];
+    unreadable: SkippedKey[];
+  }) => {
+    skipped.push(...side.unreadable);
+    const kept: T[] = [];
+    for (const { key, status } of side.keys) {
+      const name = `${status.side} key ${status.fingerprint}`;
+      if (status.unusable) {
+        skipped.push({
+          side: status.side,
+          fingerprint: status.fingerprint,
+          reason: `${name} ${status.unusable}`,
+        });
+        continue;
+      }
+      kept.push(key);
+      const expires = Date.parse(status.expires);
+      if (expires - now.getTime() < WARN_BEFORE_EXPIRY_MS)
+        warnings.push(`${name} expires on ${status.expires}: rotate it.`);
+    }
+    return kept;
+  };
+  const keyring = { own: keep(own), peer: keep(peer), warnings, skipped };
+  for (const [label, keys] of [
+    [labels.own, keyring.own],
+    [labels.peer, keyring.peer],
+  ] as const) {
+    if (keys.length > 0) continue;
+    const reasons = skipped.filter((s) => s.side === label).map((s) => s.reason);
+    throw new KeyringError(`the ${label} keyring has no usable key: ${reasons.join(" ")}`);
+  }
+  return keyring;
 }
+
+/** Days until the soonest expiry among the keyring's keys (undefined when none expires). */
+export async function daysToSoonestExpiry(keyring: Keyring, now = new Date()): Promise<number | undefined> {
+  const times = await Promise.all(
+    [...keyring.own, ...keyring.peer].map((k) => k.getExpirationTime().catch(() => null)),
+  );
+  const soonest = Math.min(...times.map((t) => (t instanceof Date ? t.getTime() : Infinity)));
+  return Number.isFinite(soonest) ? Math.floor((soonest - now.getTime()) / DAY_MS) : undefined;
+}
+
+const can = (p: Promise<unknown>) =>
+  p.then(
+    () => true,
+    () => false,
+  );
+
+/** The keys that can do `what` at `date` (expiry and revocation judged then, not at load). */
+export const usable = {
+  async toSign<T extends openpgp.Key>(keys: T[], date: Date): Promise<T[]> {
+    const ok = await Promise.all(keys.map((k) => can(k.getSigningKey(undefined, date))));
+    return keys.filter((_, i) => ok[i]);
+  },
+  async toEncryptTo<T extends openpgp.Key>(keys: T[], date: Date): Promise<T[]> {
+    const ok = await Promise.all(keys.map((k) => can(k.getEncryptionKey(undefined, date))));
+    return keys.filter((_, i) => ok[i]);
+  },
+  /** Key IDs (hex) of our encryption (sub)keys valid at `date`, each with the key that holds it. */
+  async decryptionKeyIds(keys: openpgp.PrivateKey[], date: Date): Promise<Map<string, openpgp.PrivateKey>> {
+    const ids = new Map<string, openpgp.PrivateKey>();
+    for (const key of keys) {
+      for (const part of [key, ...key.getSubkeys()]) {
+        const id = part.getKeyID();
+        if (await can(key.getEncryptionKey(id, date))) ids.set(id.toHex(), key);
+      }
+    }
+    return ids;
+  },
+};
 
 /** A new RSA keypair with a separate encryption subkey, preferring AES-256 and SHA-384. */
 export async function generateKeyPair(

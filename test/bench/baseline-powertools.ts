@@ -11,15 +11,19 @@ import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from "@
 import type { Context } from "aws-lambda";
 import { startLocalStack } from "../../infra/local/stack.ts";
 import { ledgerKeys } from "../../shared/adapters/dynamodb/items.ts";
+import { asynchronousCapture } from "../../shared/domain/asynchronous-capture-service.ts";
+import { recordCaptureOutcome } from "../../shared/domain/capture-outcome-service.ts";
 import { capture } from "../../shared/domain/capture-service.ts";
 import { parseCaptureRequest } from "../../shared/protocol/capture.ts";
 import { checkRequestHeader } from "../../shared/protocol/common.ts";
 import { invalidField, unknownIdentifier } from "../../shared/protocol/errors.ts";
-import { serviceDeps } from "../../shared/runtime.ts";
+import { type ServiceDeps, serviceDeps } from "../../shared/runtime.ts";
 import { newTransactionId } from "../../shared/runtime-ledger.ts";
 import {
   type BenchModule,
+  benchAsynchronousCapture,
   benchCapture,
+  benchOutcome,
   type LoadResult,
   ms,
   num,
@@ -29,6 +33,7 @@ import {
   runLoad,
   silentLogger,
   stats,
+  unsentOutcomeDeps,
 } from "./common.ts";
 import { capacityClient, countingClient } from "./dynamodb-meter.ts";
 
@@ -178,6 +183,41 @@ async function createTransactionsTable(admin: DynamoDBClient, TableName: string)
   }
 }
 
+/**
+ * The asynchronous flow, sequential, timed per step (the cost model's durations): acknowledge, then an
+ * outcome, alternately APPROVED (debit) and FAILED (no money). The queue accepts every message unsent.
+ */
+async function timedAsynchronous(deps: ServiceDeps, n: number) {
+  const outcomeDeps = unsentOutcomeDeps(deps.outcome);
+  const ids: string[] = [];
+  const acknowledge = await runLoad({
+    total: n * 2,
+    concurrency: 1,
+    maxMs: 30_000,
+    op: async () => {
+      const body = benchAsynchronousCapture("customer@demobank");
+      const { response } = await asynchronousCapture(deps.capture, body);
+      if (response.result !== "ACKNOWLEDGED") throw new Error(`acknowledge answered ${response.result}`);
+      ids.push((body.requestHeader as { requestId: string }).requestId);
+    },
+  });
+  const outcome = (approve: boolean) =>
+    runLoad({
+      total: Math.floor(ids.length / 2),
+      concurrency: 1,
+      maxMs: 30_000,
+      op: async (i) => {
+        const captureRequestId = ids[approve ? 2 * i : 2 * i + 1]!;
+        await recordCaptureOutcome(outcomeDeps, benchOutcome(captureRequestId, approve));
+      },
+    });
+  return {
+    oursAcknowledge: stats(acknowledge.samples),
+    oursOutcomeApproved: stats((await outcome(true)).samples),
+    oursOutcomeFailed: stats((await outcome(false)).samples),
+  };
+}
+
 /** A Lambda context as the runtime gives it (the function's 6 s timeout). */
 export function fakeContext(timeoutMs = 6000): Context {
   const deadline = Date.now() + timeoutMs;
@@ -221,7 +261,8 @@ export const baselineBench: BenchModule = {
 
     const oursDb = countingClient(ctx.dynamodbEndpoint);
     const theirsDb = countingClient(ctx.dynamodbEndpoint);
-    const ours = serviceDeps(stack.config, { dynamodb: oursDb.client, logger: silentLogger() }).capture;
+    const oursDeps = serviceDeps(stack.config, { dynamodb: oursDb.client, logger: silentLogger() });
+    const ours = oursDeps.capture;
     const theirs = powertoolsCapture({ client: theirsDb.client, tables, piaids: stack.config.piaids });
     const tokens = ctx.benchTokens;
     const sides = {
@@ -314,6 +355,7 @@ export const baselineBench: BenchModule = {
             })
           ).samples,
         ),
+        ...(await timedAsynchronous(oursDeps, timedN)),
       };
 
       // Round trips per capture: fresh and replay, counted on each side's own client.
@@ -410,6 +452,13 @@ export const baselineBench: BenchModule = {
                 ms(timedCases.oursDecline.p50),
                 ms(timedCases.oursDecline.p99),
               ],
+              ...(
+                [
+                  ["ours, asynchronousCapture acknowledged", "oursAcknowledge"],
+                  ["ours, outcome APPROVED (debit, notification marked enqueued)", "oursOutcomeApproved"],
+                  ["ours, outcome FAILED (no money moves)", "oursOutcomeFailed"],
+                ] as const
+              ).map(([name, k]) => [name, timedCases[k].n, ms(timedCases[k].p50), ms(timedCases[k].p99)]),
             ],
           },
           {
@@ -446,7 +495,7 @@ export const baselineBench: BenchModule = {
         notes: [
           "Both sides run in this process against the same DynamoDB Local and the same ledger items (bench accounts: huge balance, no limits), each with its own DynamoDBClient (same settings, a command counter only), after the same warm-up; each level runs both sides in 3 alternating rounds and pools the samples.",
           "CPU ms per capture: this process's user + system time over the level divided by the captures (the Node side only: SDK, marshalling, Powertools, our domain code; DynamoDB Local's JVM is not in it). On this VM it too rises when other processes are busy, though less than wall-clock latency; the ours/theirs ratio holds better than either figure.",
-          "Ours: validation, one consistent BatchGetItem (idempotency record + instrument + account + day/month counters), the decision, one TransactWriteItems (record + debit + counters + instrument check).",
+          "Ours: validation, one consistent BatchGetItem (idempotency record + instrument + account, whose item holds the day/month spend counters), the decision, one TransactWriteItems of 2 items (record + the account's debit and counters).",
           `Baseline: Powertools \`makeIdempotent\` (DynamoDBPersistenceLayer on its own table, key \`id\`, ${ttl}; key = JMESPath [PIAID, requestId]; payload validation on amount, currency, token, description; \`config.registerLambdaContext\` with a Lambda-like context), inside it GetItem token and GetItem account (ConsistentRead), a conditional UpdateItem of the balance and a PutItem of the transaction record, with the Document client (numbers read as bigint). Same request validation as ours.`,
           "The baseline is not equivalent: its debit and its record are separate writes (a crash between them loses the record), and it keeps no daily/monthly counters. It is what the idiom gives, not a slowed-down straw man.",
         ],

@@ -1,12 +1,24 @@
 import { callIntegrator } from "../../infra/google/client.ts";
 import { startLocalStack } from "../../infra/local/stack.ts";
+import { asynchronousCapture } from "../../shared/domain/asynchronous-capture-service.ts";
+import { recordCaptureOutcome } from "../../shared/domain/capture-outcome-service.ts";
 import { capture } from "../../shared/domain/capture-service.ts";
 import { serviceDeps } from "../../shared/runtime.ts";
-import { type BenchModule, benchCapture, num, silentLogger } from "./common.ts";
+import {
+  type BenchModule,
+  benchAsynchronousCapture,
+  benchCapture,
+  benchOutcome,
+  num,
+  silentLogger,
+  unsentOutcomeDeps,
+} from "./common.ts";
 import { capacityClient, type MeteredCall } from "./dynamodb-meter.ts";
 
 /** The demo token: its account has limits, so a 0.5 INR capture is declined (CHARGE_UNDER_LIMIT). */
 const TOKEN = "gpt-demo-success";
+/** The demo VPA, on the same account: asynchronous captures of 1 INR are acknowledged, then approved. */
+const VPA = "customer@demobank";
 const CASES = {
   cold: { amount: "1000000", expect: "SUCCESS" },
   fresh: { amount: "1000000", expect: "SUCCESS" },
@@ -14,6 +26,9 @@ const CASES = {
   decline: { amount: "500000", expect: "CHARGE_UNDER_LIMIT" },
 } as const;
 type Case = keyof typeof CASES;
+/** The asynchronous flow, in-process only (the outcome route is not Google's: no gateway count here). */
+const ASYNC_CASES = ["acknowledge", "approved", "failed"] as const;
+type AsyncCase = (typeof ASYNC_CASES)[number];
 
 export interface CaseFigures {
   /** Commands the handler sent, through the gateway (stack.dynamodbCommands), per capture. */
@@ -80,19 +95,50 @@ export const capacityBench: BenchModule = {
         await inProcess("decline", benchCapture(TOKEN, CASES.decline.amount));
       }
 
-      const figures = Object.fromEntries(
-        (Object.keys(CASES) as Case[]).map((c) => [c, summarise(gateway[c], calls[c])]),
-      ) as Record<Case, CaseFigures>;
+      // The asynchronous flow: acknowledge (PENDING), then an outcome that debits or one that moves no
+      // money. The queue is a stand-in that accepts every message (SQS is not DynamoDB's bill).
+      const outcomeDeps = unsentOutcomeDeps(deps.outcome);
+      const asyncCalls: Record<AsyncCase, MeteredCall[][]> = { acknowledge: [], approved: [], failed: [] };
+      const metering = async (c: AsyncCase, work: () => Promise<void>) => {
+        metered.meter.reset();
+        await work();
+        asyncCalls[c].push([...metered.meter.calls]);
+      };
+      for (let i = 0; i < repetitions * 2; i++) {
+        const body = benchAsynchronousCapture(VPA);
+        await metering("acknowledge", async () => {
+          const { response } = await asynchronousCapture(deps.capture, body);
+          if (response.result !== "ACKNOWLEDGED") throw new Error(`acknowledge answered ${response.result}`);
+        });
+        const captureRequestId = (body.requestHeader as { requestId: string }).requestId;
+        const approve = i % 2 === 0;
+        await metering(approve ? "approved" : "failed", async () => {
+          const { record } = await recordCaptureOutcome(outcomeDeps, benchOutcome(captureRequestId, approve));
+          const code = record.notification?.captureResult.captureResultCode;
+          if (code !== (approve ? "SUCCESS" : "USER_EXITED_PAYMENT_FLOW"))
+            throw new Error(`outcome recorded ${code}`);
+        });
+      }
+
+      const figures = Object.fromEntries([
+        ...(Object.keys(CASES) as Case[]).map((c) => [c, summarise(gateway[c], calls[c])]),
+        ...ASYNC_CASES.map((c) => [c, summarise(undefined, asyncCalls[c])]),
+      ]) as Record<Case | AsyncCase, CaseFigures>;
       const commandsOf = (runs: string[][]) => {
         const distinct = [...new Set(runs.map((r) => r.map((n) => n.replace(/Command$/, "")).join(" + ")))];
         return distinct.join(" / ") || "(none)";
       };
-      const label: Record<Case, string> = {
+      const label: Record<Case | AsyncCase, string> = {
         cold: "fresh, first capture of the token in the process (cold binding)",
         fresh: "fresh (warm)",
         replay: "replay (same requestId, same body)",
         decline: "decline (CHARGE_UNDER_LIMIT)",
+        acknowledge: "asynchronousCapture acknowledged (PENDING record)",
+        approved: "outcome APPROVED (debit) + notification marked enqueued",
+        failed: "outcome FAILED (no money moves) + notification marked enqueued",
       };
+      const asyncCommands = (c: AsyncCase) =>
+        commandsOf(asyncCalls[c].map((calls) => calls.map((x) => x.command)));
       return {
         tables: [
           {
@@ -106,11 +152,11 @@ export const capacityBench: BenchModule = {
               "capacity units reported by DynamoDB Local",
               "largest item, bytes",
             ],
-            rows: (Object.keys(CASES) as Case[]).map((c) => [
+            rows: [...(Object.keys(CASES) as Case[]), ...ASYNC_CASES].map((c) => [
               label[c],
               figures[c].repetitions,
               num(figures[c].requests, 2),
-              commandsOf(gateway[c]),
+              c in gateway ? commandsOf(gateway[c as Case]) : `${asyncCommands(c as AsyncCase)} (in-process)`,
               num(figures[c].rru, 2),
               num(figures[c].wru, 2),
               num(figures[c].reportedByLocal, 2),
@@ -120,11 +166,11 @@ export const capacityBench: BenchModule = {
         ],
         notes: [
           "Requests: counted twice, through the gateway from `stack.dynamodbCommands` (the real handler) and in-process; the two agree or this module fails.",
-          'Capacity: in-process, `capture(deps.capture, body)` with deps from `serviceDeps(config, { dynamodb })` on a client whose middleware sets `ReturnConsumedCapacity: "TOTAL"` and sums `ConsumedCapacity`, against the same tables. DynamoDB Local does return ConsumedCapacity, but it bills 0 for a BatchGetItem key that finds no item and 0 for a ConditionCheck, where DynamoDB bills 1 RRU (strongly consistent) and 2 WRU (transactional write); so the RRU/WRU columns are computed from the sizes of the items involved with DynamoDB\'s published rules (strongly consistent read: 1 RRU per 4 KB per key, a missing key 1 RRU; transactional write: 2 WRU per 1 KB per item, the larger of before/after; a GSI entry written 1 WRU) and one rule the AWS developer guide does not spell out: a ConditionCheck billed as a transactional write of its item (2 WRU), as measured against DynamoDB by public conformance suites. The reported column is shown for comparison only.',
-          "Fresh writes the capture record, the balance, the day and month spend counters and a ConditionCheck on the instrument in one TransactWriteItems; decline writes the record alone; replay only reads.",
+          'Capacity: in-process, `capture(deps.capture, body)` (and `asynchronousCapture`, `recordCaptureOutcome`) with deps from `serviceDeps(config, { dynamodb })` on a client whose middleware sets `ReturnConsumedCapacity: "TOTAL"` and sums `ConsumedCapacity`, against the same tables. DynamoDB Local does return ConsumedCapacity, but it bills 0 for a BatchGetItem key that finds no item, 0 for a ConditionCheck, and nothing for index writes, where DynamoDB bills them; so the RRU/WRU columns are computed from the sizes of the items involved with DynamoDB\'s published rules: strongly consistent read 1 RRU per 4 KB per key, a key that finds no item 1 RRU; a standard write (PutItem, UpdateItem) 1 WRU per 1 KB of the larger of the item before and after, a transactional write 2 WRU per 1 KB per item; a write to the sparse KEYS_ONLY `sweep` index 1 WRU when the item enters or leaves it, 2 when its index key moves (delete + put), none when it stays; and one rule the AWS developer guide does not spell out: a ConditionCheck billed as a transactional write of its item (2 WRU; the layout no longer uses one on the capture path). A conditional write whose condition fails is billed as if it wrote. The reported column is shown for comparison only.',
+          "Fresh writes the capture record and the account item (balance and the day and month spend counters on it) in one TransactWriteItems of 2 items; the instrument is not checked in the write (an instrument change bumps the account's configVersion, which the debit conditions on). A decline is the record alone in one conditional PutItem; a replay only reads. An asynchronous capture is acknowledged with a conditional PutItem of the PENDING record (which enters the sweep index); an APPROVED outcome reads the record (GetItem) and the instrument + account (BatchGetItem), then writes the record and the debit in one 2-item transaction; a FAILED outcome is one conditional UpdateItem; both then mark the notification enqueued (UpdateItem, the record leaves the index). The notifier's own reads and writes per delivery are not in these rows.",
         ],
         headlines: [
-          `DynamoDB per capture (published rules): fresh ${figures.fresh.requests} requests, ${num(figures.fresh.rru, 0)} RRU + ${num(figures.fresh.wru, 0)} WRU; replay ${figures.replay.requests} request, ${num(figures.replay.rru, 0)} RRU; decline ${figures.decline.requests} requests, ${num(figures.decline.rru, 0)} RRU + ${num(figures.decline.wru, 0)} WRU.`,
+          `DynamoDB per capture (published rules): fresh ${figures.fresh.requests} requests, ${num(figures.fresh.rru, 0)} RRU + ${num(figures.fresh.wru, 0)} WRU; replay ${figures.replay.requests} request, ${num(figures.replay.rru, 0)} RRU; decline ${figures.decline.requests} requests, ${num(figures.decline.rru, 0)} RRU + ${num(figures.decline.wru, 0)} WRU; asynchronous, approved: acknowledge ${num(figures.acknowledge.rru, 0)} RRU + ${num(figures.acknowledge.wru, 0)} WRU, then the outcome ${num(figures.approved.rru, 0)} RRU + ${num(figures.approved.wru, 0)} WRU (${num(figures.failed.rru, 0)} RRU + ${num(figures.failed.wru, 0)} WRU when it moves no money).`,
         ],
         data: figures,
       };
@@ -135,16 +181,18 @@ export const capacityBench: BenchModule = {
   },
 };
 
-function summarise(gatewayRuns: string[][], inProcessRuns: MeteredCall[][]): CaseFigures {
+function summarise(gatewayRuns: string[][] | undefined, inProcessRuns: MeteredCall[][]): CaseFigures {
   const n = inProcessRuns.length;
   const mean = (f: (calls: MeteredCall[]) => number) =>
     inProcessRuns.reduce((s, calls) => s + f(calls), 0) / n;
-  const gatewayCount = gatewayRuns.reduce((s, r) => s + r.length, 0) / gatewayRuns.length;
   const requests = mean((calls) => calls.length);
-  if (gatewayCount !== requests)
-    throw new Error(`requests per capture differ: ${gatewayCount} via the gateway, ${requests} in-process`);
+  if (gatewayRuns) {
+    const gatewayCount = gatewayRuns.reduce((s, r) => s + r.length, 0) / gatewayRuns.length;
+    if (gatewayCount !== requests)
+      throw new Error(`requests per capture differ: ${gatewayCount} via the gateway, ${requests} in-process`);
+  }
   return {
-    gatewayCommands: gatewayRuns[0] ?? [],
+    gatewayCommands: gatewayRuns?.[0] ?? [],
     requests,
     rru: mean((calls) => calls.reduce((s, c) => s + c.rru, 0)),
     wru: mean((calls) => calls.reduce((s, c) => s + c.wru, 0)),

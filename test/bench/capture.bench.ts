@@ -149,7 +149,7 @@ export const captureBench: BenchModule = {
         "Capture latency is the HTTP round trip as the client (the stand-in Google, in this same process) sees it: request bodies are built and, for OpenPGP, sealed before the clock starts; answers are opened and verified after it stops. So the OpenPGP figures hold the server's open + seal, not the client's.",
         `Every capture is a fresh SUCCESS of 1 INR, spread round-robin over ${ctx.benchTokens.length} tokens on ${ctx.benchTokens.length} accounts (huge balance, no limits); after a warm-up, each token has been seen by the process (warm path: 1 BatchGetItem + 1 TransactWriteItems).`,
         `The local gateway runs at most ${DEFAULT_MAX_CONCURRENT} invocations of a function at once and queues the rest (infra/local/gateway.ts), so at concurrency 32 the capture latency includes queueing at the gateway; the floor has no such bound.`,
-        "Floor: the least DynamoDB work a capture can do, sent straight from this process with the SDK: one BatchGetItem (ConsistentRead) of the same five keys a warm capture reads, then one TransactWriteItems of a Put (a capture-like record, conditional on a new key) and an Update (the account's balance, conditional on funds). Measured in the same rounds as the captures (capture run, floor run, for each codec, three times per level) at the same concurrency, against the same DynamoDB Local.",
+        "Floor: the least DynamoDB work a capture can do, sent straight from this process with the SDK: one BatchGetItem (ConsistentRead) of the same three keys a warm capture reads (record, instrument, account), then one TransactWriteItems of a Put (a capture-like record, conditional on a new key) and an Update (the account's balance, conditional on funds). Measured in the same rounds as the captures (capture run, floor run, for each codec, three times per level) at the same concurrency, against the same DynamoDB Local.",
         "Client, server and gateway share this process and the machine's 2 cores with DynamoDB Local (Java); throughput is that of the whole arrangement, not of one Lambda. CPU ms per capture is this process's user + system time over the captures (client fetch, gateway, handler; not DynamoDB Local's JVM); on this VM it too rises when other processes are busy, though less than wall-clock latency.",
       ],
       headlines: [
@@ -217,60 +217,73 @@ async function level(
 }
 
 /** The floor: one consistent BatchGetItem of a warm capture's keys + one TransactWriteItems (Put + Update). */
-async function floorLevel(
+function floorLevel(
   db: DynamoDBClient,
   stack: LocalStack,
   tokens: string[],
   total: number,
   concurrency: number,
 ): Promise<LoadResult> {
-  const { ledger, captures } = stack.config.tables;
   return runLoad({
     total,
     concurrency,
     maxMs: LEVEL_MAX_MS,
-    op: async (i) => {
-      const index = i % tokens.length;
-      const accountId = `acct-bench-${index}`;
-      const requestId = `floor-${randomBytes(8).toString("hex")}`;
-      const recordKey = idempotencyKey(PIAID, requestId);
-      await db.send(
-        new BatchGetItemCommand({
-          RequestItems: {
-            [ledger]: {
-              Keys: [ledgerKeys.token(tokens[index]!), ledgerKeys.account(accountId)].map(key),
-              ConsistentRead: true,
-            },
-            [captures]: { Keys: [{ pk: S(recordKey) }], ConsistentRead: true },
-          },
-        }),
-      );
-      const now = Date.now();
-      await db.send(
-        new TransactWriteItemsCommand({
-          TransactItems: [
-            {
-              Put: {
-                TableName: captures,
-                Item: captureLikeItem(recordKey, requestId, accountId, now),
-                ConditionExpression: "attribute_not_exists(pk)",
-              },
-            },
-            {
-              Update: {
-                TableName: ledger,
-                Key: key(ledgerKeys.account(accountId)),
-                UpdateExpression: "SET currencies.#cur.balance = currencies.#cur.balance - :amount",
-                ConditionExpression: "currencies.#cur.balance >= :amount",
-                ExpressionAttributeNames: { "#cur": "INR" },
-                ExpressionAttributeValues: { ":amount": N(1_000_000n) },
-              },
-            },
-          ],
-        }),
-      );
-    },
+    op: dynamoDbFloor(db, stack.config.tables, tokens),
   });
+}
+
+/**
+ * The least DynamoDB work a fresh capture can do, as one operation for `i`: one consistent BatchGetItem of
+ * the 3 keys a warm capture reads (record, instrument, account), then one TransactWriteItems of 2 items
+ * (a capture-like record, conditional on a new key, and the account's balance, conditional on funds).
+ */
+export function dynamoDbFloor(
+  db: DynamoDBClient,
+  tables: { ledger: string; captures: string },
+  tokens: string[],
+): (i: number) => Promise<void> {
+  const { ledger, captures } = tables;
+  return async (i) => {
+    const index = i % tokens.length;
+    const accountId = `acct-bench-${index}`;
+    const requestId = `floor-${randomBytes(8).toString("hex")}`;
+    const recordKey = idempotencyKey(PIAID, requestId);
+    await db.send(
+      new BatchGetItemCommand({
+        RequestItems: {
+          [ledger]: {
+            Keys: [ledgerKeys.token(tokens[index]!), ledgerKeys.account(accountId)].map(key),
+            ConsistentRead: true,
+          },
+          [captures]: { Keys: [{ pk: S(recordKey) }], ConsistentRead: true },
+        },
+      }),
+    );
+    const now = Date.now();
+    await db.send(
+      new TransactWriteItemsCommand({
+        TransactItems: [
+          {
+            Put: {
+              TableName: captures,
+              Item: captureLikeItem(recordKey, requestId, accountId, now),
+              ConditionExpression: "attribute_not_exists(pk)",
+            },
+          },
+          {
+            Update: {
+              TableName: ledger,
+              Key: key(ledgerKeys.account(accountId)),
+              UpdateExpression: "SET currencies.#cur.balance = currencies.#cur.balance - :amount",
+              ConditionExpression: "currencies.#cur.balance >= :amount",
+              ExpressionAttributeNames: { "#cur": "INR" },
+              ExpressionAttributeValues: { ":amount": N(1_000_000n) },
+            },
+          },
+        ],
+      }),
+    );
+  };
 }
 
 /**

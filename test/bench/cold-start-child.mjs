@@ -9,17 +9,18 @@ const processStartedMs = performance.now(); // ms since this process started (pe
 const [bundle, eventsFile, outFile, maxMsArg] = process.argv.slice(2);
 const events = JSON.parse(readFileSync(eventsFile, "utf8"));
 const maxMs = Number(maxMsArg);
+const functionName = process.env.AWS_LAMBDA_FUNCTION_NAME ?? "capture";
 
 const context = () => {
   const deadline = Date.now() + 6000;
   return {
     callbackWaitsForEmptyEventLoop: false,
-    functionName: "capture",
+    functionName,
     functionVersion: "$LATEST",
-    invokedFunctionArn: "arn:aws:lambda:us-east-1:000000000000:function:capture",
-    memoryLimitInMB: "512",
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
+    memoryLimitInMB: process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE ?? "512",
     awsRequestId: crypto.randomUUID(),
-    logGroupName: "/aws/lambda/capture",
+    logGroupName: `/aws/lambda/${functionName}`,
     logStreamName: "bench",
     getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
     done: () => {},
@@ -48,7 +49,7 @@ writeFileSync(
     processStartedMs,
     importMs: imported - t0,
     durations,
-    statuses: answers.map((a) => a.statusCode),
+    statuses: answers.map((a) => a?.statusCode),
     first: answers[0],
     last: answers[answers.length - 1],
     maxRssKb: usage.maxRSS,

@@ -1,8 +1,9 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Logger } from "@aws-lambda-powertools/logger";
-import { captureBody, newRequestId } from "../../infra/google/client.ts";
+import { asynchronousCaptureBody, captureBody, newRequestId } from "../../infra/google/client.ts";
 import { DEMO_LEDGER } from "../../infra/local/stack.ts";
+import type { OutcomeDeps } from "../../shared/domain/capture-outcome-service.ts";
 
 /** One markdown table of a module's report. */
 export interface Table {
@@ -61,6 +62,29 @@ export function benchCapture(token: string, amount = "1000000", requestId = newR
     requestId,
   });
 }
+
+/** An asynchronousCapture as Google sends it (UPI), with a fresh requestId: 1 INR from `vpa`. */
+export function benchAsynchronousCapture(vpa: string, amount = "1000000", requestId = newRequestId("bench")) {
+  return asynchronousCaptureBody({ piaid: PIAID, amount, currency: "INR", vpa, requestId });
+}
+
+/** The integrator's outcome for an acknowledged capture: APPROVED, or FAILED as a customer who left the flow. */
+export const benchOutcome = (captureRequestId: string, approved = true) =>
+  approved
+    ? { paymentIntegratorAccountId: PIAID, captureRequestId, outcome: "APPROVED" }
+    : {
+        paymentIntegratorAccountId: PIAID,
+        captureRequestId,
+        outcome: "FAILED",
+        captureResultCode: "USER_EXITED_PAYMENT_FLOW",
+        rawResult: { rawCode: "U16" },
+      };
+
+/** Outcome deps whose queue accepts every message and sends none: SQS is not what these figures are about. */
+export const unsentOutcomeDeps = (deps: OutcomeDeps): OutcomeDeps => ({
+  ...deps,
+  queue: { enqueue: async () => {} },
+});
 
 /**
  * Writes the bench fixture: the demo ledger (so every demo result code still works) plus `count`

@@ -40,7 +40,7 @@ function perMillion(line: CostLine, memoryMb: number) {
 
 export const costBench: BenchModule = {
   id: "cost",
-  title: "6. Estimated AWS cost per million captures",
+  title: "7. Estimated AWS cost per million captures",
   async run(ctx) {
     const envelope = ctx.results.envelope?.data as Record<string, Stats> | undefined;
     const capacity = ctx.results.capacity?.data as Record<string, CaseFigures> | undefined;
@@ -65,6 +65,7 @@ export const costBench: BenchModule = {
     const envelopeMs = envelope.serverOpenSeal!.p50;
     const oursFresh = baseline.figures.c1!.ours.p50;
     const theirsFresh = baseline.figures.c1!.theirs.p50;
+    const timed = baseline.timedCases;
     const lines: CostLine[] = [
       {
         name: "ours, fresh capture (SUCCESS)",
@@ -85,6 +86,25 @@ export const costBench: BenchModule = {
         wru: capacity.decline!.wru,
       },
       {
+        name: "ours, asynchronousCapture acknowledged (PENDING)",
+        durationMs: timed.oursAcknowledge!.p50 + envelopeMs,
+        rru: capacity.acknowledge!.rru,
+        wru: capacity.acknowledge!.wru,
+      },
+      {
+        // The internal route: JSON from the integrator's systems, no envelope.
+        name: "ours, outcome APPROVED (debit)",
+        durationMs: timed.oursOutcomeApproved!.p50,
+        rru: capacity.approved!.rru,
+        wru: capacity.approved!.wru,
+      },
+      {
+        name: "ours, outcome FAILED (no money moves)",
+        durationMs: timed.oursOutcomeFailed!.p50,
+        rru: capacity.failed!.rru,
+        wru: capacity.failed!.wru,
+      },
+      {
         name: "baseline (Powertools), fresh capture",
         durationMs: theirsFresh + envelopeMs,
         rru: baseline.baselineCapacity.fresh.rru,
@@ -97,6 +117,18 @@ export const costBench: BenchModule = {
         wru: baseline.baselineCapacity.replay.wru,
       },
     ];
+    const costs = lines.map((line) => perMillion(line, memoryMb));
+    const byName = (prefix: string) => costs[lines.findIndex((l) => l.name.startsWith(prefix))]!;
+    // An approved asynchronous capture is two invocations: Google's acknowledgement and the integrator's outcome.
+    const acknowledged = byName("ours, asynchronousCapture");
+    const approved = byName("ours, outcome APPROVED");
+    const asyncApproved = {
+      lambdaCompute: acknowledged.lambdaCompute + approved.lambdaCompute,
+      lambdaRequests: acknowledged.lambdaRequests + approved.lambdaRequests,
+      apiGateway: acknowledged.apiGateway + approved.apiGateway,
+      dynamo: acknowledged.dynamo + approved.dynamo,
+      total: acknowledged.total + approved.total,
+    };
     const rows = lines.map((line) => {
       const c = perMillion(line, memoryMb);
       return [
@@ -111,6 +143,19 @@ export const costBench: BenchModule = {
         usd(c.total),
       ];
     });
+    const ackLine = lines.find((l) => l.name.startsWith("ours, asynchronousCapture"))!;
+    const approvedLine = lines.find((l) => l.name.startsWith("ours, outcome APPROVED"))!;
+    rows.splice(6, 0, [
+      "ours, asynchronous capture approved, in all (acknowledged + outcome APPROVED; the notification's delivery not included)",
+      "",
+      "",
+      usd(asyncApproved.lambdaCompute),
+      usd(asyncApproved.lambdaRequests),
+      usd(asyncApproved.apiGateway),
+      `${num(ackLine.rru + approvedLine.rru, 2)} / ${num(ackLine.wru + approvedLine.wru, 2)}`,
+      usd(asyncApproved.dynamo),
+      usd(asyncApproved.total),
+    ]);
     // Sensitivity: at 512 MB a function gets 512/1769 of a vCPU; if the CPU-bound envelope slowed by that factor.
     const cpuFactor = MB_PER_VCPU / memoryMb;
     const slowEnvelope = perMillion(
@@ -139,15 +184,16 @@ export const costBench: BenchModule = {
         `Prices (us-east-1 list, on-demand): Lambda arm64 $${PRICES.lambdaArmGbSecond} per GB-second and $${PRICES.lambdaRequestsPerMillion.toFixed(2)} per million requests; API Gateway HTTP API $${PRICES.httpApiRequestsPerMillion.toFixed(2)} per million requests; DynamoDB on-demand $${PRICES.dynamoWruPerMillion} per million write request units and $${PRICES.dynamoRruPerMillion} per million read request units (transactional writes 2 WRU per KB, strongly consistent reads 1 RRU per 4 KB). No free tier, no data transfer, no CloudWatch Logs (one JSON line per request), no Secrets Manager (keyring re-read every 300 s per warm instance).`,
         `Lambda: ${memoryMb} MB arm64 (infra/resources.ts)${rss ? `; measured peak RSS of a warm process over the loop: ${num(rss / 1024, 1)} MiB` : ""}. Duration estimate = in-process capture p50 measured in module 4 (sequential; replay and decline timed the same way) + server-side envelope p50 from module 1 (${ms(envelopeMs)} ms), rounded up to the billed 1 ms. That is this machine's figure on DynamoDB Local, not a Lambda measurement.`,
         `Sensitivity: at ${memoryMb} MB a function has about ${memoryMb}/${MB_PER_VCPU} of a vCPU; if the CPU-bound envelope ran ${num(cpuFactor, 2)}× slower there (an assumption, not measured), a fresh capture would bill ${slowEnvelope.billedMs} ms and cost ${usd(slowEnvelope.total)} per million in total (Lambda compute ${usd(slowEnvelope.lambdaCompute)}).`,
-        "Request units per capture come from module 3 (ours) and module 4 (baseline), computed with DynamoDB's published rules from the measured item sizes; cold first captures of a token (one more read) are rare and left out.",
+        "Request units per capture come from module 3 (ours) and module 4 (baseline), computed with DynamoDB's published rules from the measured item sizes; cold first captures of a token (one more read) are rare and left out. The asynchronous rows are per invocation (the outcome route is internal: JSON, no envelope, still behind the HTTP API); an approved asynchronous capture is the two together, and its notification adds the notifier's invocation and SQS, not costed here.",
       ],
       headlines: [
-        `Estimated cost per million fresh captures: ours ${usd(perMillion(lines[0]!, memoryMb).total)} (DynamoDB ${usd(perMillion(lines[0]!, memoryMb).dynamo)} of it), the baseline ${usd(perMillion(lines[3]!, memoryMb).total)} (DynamoDB ${usd(perMillion(lines[3]!, memoryMb).dynamo)}).`,
+        `Estimated cost per million fresh captures: ours ${usd(byName("ours, fresh").total)} (DynamoDB ${usd(byName("ours, fresh").dynamo)} of it), the Powertools baseline ${usd(byName("baseline (Powertools), fresh").total)} (DynamoDB ${usd(byName("baseline (Powertools), fresh").dynamo)}): ours/baseline ${num(byName("ours, fresh").total / byName("baseline (Powertools), fresh").total, 3)}× in all, ${num(byName("ours, fresh").dynamo / byName("baseline (Powertools), fresh").dynamo, 3)}× DynamoDB; a decline ${usd(byName("ours, decline").total)}, a replay ${usd(byName("ours, replay").total)}, an approved asynchronous capture ${usd(asyncApproved.total)} (two invocations).`,
       ],
       data: {
         prices: PRICES,
         memoryMb,
-        lines: lines.map((l) => ({ ...l, perMillion: perMillion(l, memoryMb) })),
+        lines: lines.map((l, i) => ({ ...l, perMillion: costs[i] })),
+        asynchronousApproved: asyncApproved,
         sensitivity: { cpuFactor, freshWithSlowEnvelope: slowEnvelope },
       },
     };

@@ -15,7 +15,8 @@ import {
 import { KEY_FILES } from "../../infra/local/keys.ts";
 import { startLocalStack } from "../../infra/local/stack.ts";
 import { notificationPath } from "../../shared/adapters/google/notification-client.ts";
-import { recordCaptureOutcome, sweep } from "../../shared/domain/capture-outcome-service.ts";
+import { recordCaptureOutcome } from "../../shared/domain/capture-outcome-service.ts";
+import { sweep } from "../../shared/domain/sweeper.ts";
 import { seal } from "../../shared/security/envelope.ts";
 import { loadKeyring } from "../../shared/security/keyring.ts";
 import { type BenchModule, ms, num, PIAID, ratio, silentLogger, stats } from "./common.ts";
@@ -113,7 +114,7 @@ export const notificationsBench: BenchModule = {
         });
       }
       const released = Date.now();
-      const swept = await sweep({ ...stack.deps.outcome, now: () => Date.now() + 60_000 }, burst);
+      const swept = await sweep({ ...stack.deps.outcome, now: () => Date.now() + 60_000 });
       if (swept.enqueued !== burst) throw new Error(`the sweeper enqueued ${swept.enqueued} of ${burst}`);
       let last = 0;
       for (const id of ids) last = Math.max(last, await receivedAt(id, Date.now() + 120_000));

@@ -16,17 +16,19 @@ import {
   writeBenchLedger,
 } from "./common.ts";
 import { costBench } from "./cost.ts";
+import { cpuFloorBench } from "./cpu-floor.bench.ts";
 import { envelopeBench } from "./envelope.bench.ts";
 import { cpuSnapshot, otherCoresBusy } from "./machine-share.ts";
 import { notificationsBench } from "./notifications.bench.ts";
 import { warmDynamoDbLocal } from "./warmup.ts";
 
-/** In order: later modules may read earlier results (the cost model reads 1, 3, 4 and 5). */
+/** In order: later modules may read earlier results (the cost model reads 1, 3, 4 and 6). */
 const MODULES: BenchModule[] = [
   envelopeBench,
   captureBench,
   capacityBench,
   baselineBench,
+  cpuFloorBench,
   bundlesBench,
   costBench,
   notificationsBench,
@@ -104,7 +106,8 @@ const runSnapshot = cpuSnapshot();
 const failures: Record<string, string> = {};
 try {
   log(`bench: ${selected.map((m) => m.id).join(", ")}${quick ? " (quick)" : ""}`);
-  if (await ensureLocalKeys(KEYS_DIR, 3072)) log(`generated RSA 3072 keys in ${KEYS_DIR}`);
+  if ((await ensureLocalKeys(KEYS_DIR, 3072)).written.length > 0)
+    log(`generated RSA 3072 keys in ${KEYS_DIR}`);
   const dynamodb = await startDynamoDbLocal();
   started.push(dynamodb);
   const sqs = await startSqsEmulator();

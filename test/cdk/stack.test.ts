@@ -9,6 +9,7 @@ import { after, before, describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import { AwsSolutionsChecks, ServerlessChecks } from "cdk-nag";
+import type { IConstruct } from "constructs";
 import { FUNCTION_ACCESS, type TableAccess } from "../../infra/cdk/access.ts";
 import { RUNBOOKS } from "../../infra/cdk/constructs/monitoring.ts";
 import { ENVIRONMENT_NAMES, ENVIRONMENTS, type EnvironmentName } from "../../infra/cdk/environments.ts";
@@ -60,8 +61,6 @@ const roleStatements = (env: EnvironmentName, name: FunctionName) => {
     unknown
   >[];
 };
-const actionsOf = (statements: Record<string, unknown>[]) =>
-  statements.flatMap((s) => asList(s.Action) as string[]);
 
 describe("functions", () => {
   for (const env of ENVIRONMENT_NAMES) {
@@ -523,7 +522,11 @@ describe("IAM", () => {
       const secretArn = (secret: string) =>
         `arn:aws:secretsmanager:${stack.region}:${stack.account}:secret:${secret}-??????`;
       for (const name of functionNames) {
-        const definition = functions[name] as { servesGoogle?: boolean; callsGoogle?: boolean };
+        const definition = functions[name] as {
+          servesGoogle?: boolean;
+          callsGoogle?: boolean;
+          checksOtps?: boolean;
+        };
         const statements = roleStatements(env, name).filter((s) =>
           asList(s.Action).some((a) => String(a).startsWith("secretsmanager:")),
         );
@@ -535,7 +538,12 @@ describe("IAM", () => {
           ]);
           assert.deepEqual(
             asList(statements[0]!.Resource).sort(),
-            [secretArn(stack.config.secrets.googleKeys), secretArn(stack.config.secrets.ourKeys)].sort(),
+            [
+              secretArn(stack.config.secrets.googleKeys),
+              secretArn(stack.config.secrets.ourKeys),
+              // The OTP pepper only where OTPs are checked.
+              ...(definition.checksOtps ? [secretArn(stack.config.secrets.otpPepper)] : []),
+            ].sort(),
           );
         } else {
           assert.deepEqual(statements, [], `${name} must not read the keyrings`);
@@ -623,11 +631,25 @@ describe("IAM", () => {
       }
     });
 
-    it(`${env}: only the functions that enqueue may send to the notifications queue`, () => {
+    it(`${env}: only the functions that enqueue may send to the notifications queue, and only its consumer to its DLQ`, () => {
+      const stack = synth.stacks[env];
+      const arnOf = (queue: IConstruct) => ({ "Fn::GetAtt": [logicalId(queue), "Arn"] });
       for (const name of functionNames) {
-        const sends = actionsOf(roleStatements(env, name)).includes("sqs:SendMessage");
-        const definition = functions[name] as { sendsTo?: readonly string[] };
-        assert.equal(sends, (definition.sendsTo?.length ?? 0) > 0, name);
+        const sendsTo = roleStatements(env, name)
+          .filter((st) => asList(st.Action).includes("sqs:SendMessage"))
+          .flatMap((st) => asList(st.Resource));
+        const definition = functions[name] as { sendsTo?: readonly string[]; consumes?: { queue: string } };
+        assert.deepEqual(
+          sendsTo,
+          [
+            ...((definition.sendsTo?.length ?? 0) > 0 ? [arnOf(stack.queues.notifications)] : []),
+            ...(definition.consumes ? [arnOf(stack.deadLetterQueues.notifications!)] : []),
+          ],
+          name,
+        );
+        const vars = (fnResource(env, name).Properties.Environment as { Variables: Record<string, unknown> })
+          .Variables;
+        assert.equal(vars.NOTIFICATIONS_DLQ_URL !== undefined, definition.consumes !== undefined, name);
       }
     });
   }
@@ -671,6 +693,8 @@ describe("monitoring", () => {
     "outcome-api-5xx",
     ...(env === "prod" ? ["google-traffic-stopped"] : []),
     "capture-latency-p99",
+    "keys-skipped",
+    "key-expires-within-30-days",
   ];
   const alarmOf = (env: EnvironmentName, name: string) =>
     Object.values(
@@ -792,6 +816,16 @@ describe("monitoring", () => {
       assert.equal(sweeper.ComparisonOperator, "LessThanThreshold");
       assert.equal(sweeper.Threshold, 1);
       assert.equal(sweeper.TreatMissingData, "breaching", "a sweeper that never runs publishes nothing");
+
+      const skipped = alarmOf(env, "keys-skipped");
+      const expiry = alarmOf(env, "key-expires-within-30-days");
+      assert.deepEqual(
+        [skipped, expiry].map((a) => [a.MetricName, a.Dimensions, a.Threshold, a.ComparisonOperator]),
+        [
+          ["KeysSkipped", [{ Name: "service", Value: "envelope" }], 0, "GreaterThanThreshold"],
+          ["KeyDaysToExpiry", [{ Name: "service", Value: "envelope" }], 30, "LessThanThreshold"],
+        ],
+      );
 
       const api5xx = alarmOf(env, "api-5xx");
       assert.equal(api5xx.Namespace, "AWS/ApiGateway");

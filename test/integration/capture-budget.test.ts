@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { LocalStack } from "../../infra/local/stack.ts";
-import { sweep } from "../../shared/domain/capture-outcome-service.ts";
+import { sweep } from "../../shared/domain/sweeper.ts";
 import {
   asynchronousCapture,
   asynchronousCaptureRequest,
@@ -56,7 +56,15 @@ test("DynamoDB round trips per capture: fresh, replay, decline, cold and warm", 
 
   const invalid = await commandsOf(captureRequest({ amount: "0" }));
   assert.equal(invalid.reply.status, 400);
-  assert.deepEqual(invalid.commands, [], "a request refused by validation touches no table");
+  assert.deepEqual(
+    invalid.commands,
+    ["GetItemCommand"],
+    "refused by validation: one lookup of a record to replay",
+  );
+
+  const keyless = await commandsOf(captureRequest({ amount: "0", paymentIntegratorAccountId: 7 }));
+  assert.equal(keyless.reply.status, 400);
+  assert.deepEqual(keyless.commands, [], "refused with no usable key: no table touched");
 });
 
 test("DynamoDB round trips per sweep: the sparse index, then one read for all the records it found", async () => {

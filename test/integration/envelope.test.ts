@@ -125,3 +125,40 @@ describe("envelope over HTTP: what works", () => {
     assert.equal(JSON.parse(await open(reply.text, google)).errorResponseCode, "INVALID_FIELD_VALUE");
   });
 });
+
+describe("envelope over HTTP: JSON is parsed strictly, never repaired", () => {
+  /** Google's keys seal these exact bytes (the envelope itself is valid). */
+  const sealBytes = async (bytes: Buffer) => {
+    const message = await openpgp.createMessage({ binary: bytes });
+    const signed = await openpgp.sign({ message, signingKeys: google.own, format: "object" });
+    const binary = await openpgp.encrypt({ message: signed, encryptionKeys: google.peer, format: "binary" });
+    return Buffer.from(binary).toString("base64url");
+  };
+  const valid = body();
+  const cases: [string, Buffer][] = [
+    ["a comment", Buffer.from(`/* probe */${valid}`)],
+    ["a trailing comma", Buffer.from(`${valid.slice(0, -1)},}`)],
+    ["NaN", Buffer.from(`${valid.slice(0, -1)},"x":NaN}`)],
+    ["single quotes", Buffer.from(`${valid.slice(0, -1)},'x':'y'}`)],
+    [
+      "invalid UTF-8",
+      Buffer.concat([
+        Buffer.from(`${valid.slice(0, -1)},"x":"`),
+        Buffer.from([0xc3, 0x28]),
+        Buffer.from('"}'),
+      ]),
+    ],
+  ];
+  for (const [name, bytes] of cases) {
+    test(`${name} → 400 INVALID_DECRYPTED_REQUEST, sealed, nothing written`, async () => {
+      const before = await balance(stack, "acct-demo-main");
+      stack.dynamodbCommands.length = 0;
+      const reply = await postWire(await sealBytes(bytes));
+      assert.equal(reply.status, 400);
+      assert.equal(reply.contentType, "application/octet-stream; charset=utf-8");
+      assert.equal(JSON.parse(await open(reply.text, google)).errorResponseCode, "INVALID_DECRYPTED_REQUEST");
+      assert.deepEqual(stack.dynamodbCommands, []);
+      assert.equal(await balance(stack, "acct-demo-main"), before);
+    });
+  }
+});

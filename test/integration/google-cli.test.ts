@@ -4,7 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { resolve } from "node:path";
+import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
 import { requestId, testKeysDir } from "../support/google.ts";
@@ -18,12 +20,12 @@ const keys = await testKeysDir();
 
 /** Runs the CLI against this file's stack; resolves with exit code and output whatever the code. */
 async function google(...args: string[]) {
+  return googleWith([...args, "--url", stack.url, "--keys", keys]);
+}
+async function googleWith(args: string[]) {
   try {
-    const { stdout } = await run(
-      process.execPath,
-      ["infra/google/cli.ts", ...args, "--url", stack.url, "--keys", keys],
-      { cwd: ROOT },
-    );
+    const { GSP_URL: _ignored, ...env } = process.env;
+    const { stdout } = await run(process.execPath, ["infra/google/cli.ts", ...args], { cwd: ROOT, env });
     return { code: 0, stdout };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };
@@ -79,7 +81,59 @@ test("--help exits 0 with the usage; an unknown method exits 2 with it", async (
   assert.equal(help.code, 0);
   assert.match(help.stdout, /^usage: npm run google -- capture/);
   assert.match(help.stdout, /npm run google -- asynchronousCapture/);
-  const unknown = await google("refund");
+  assert.match(help.stdout, /npm run google -- refund --capture-request-id/);
+  const unknown = await google("chargeback");
   assert.equal(unknown.code, 2);
   assert.match(unknown.stdout, /^usage: npm run google -- capture/);
+});
+
+test("without --url and --keys it uses the running stack's, from its stack file", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "gsp-google-cli-"));
+  const stackFile = join(dir, "stack.json");
+  writeFileSync(stackFile, JSON.stringify({ url: stack.url, keysDir: keys, messageCodec: "openpgp" }));
+  const r = await googleWith(["capture", "--token", "gpt-demo-low-balance", "--stack-file", stackFile]);
+  assert.equal(r.code, 0, r.stdout);
+  assert.equal(answer(r.stdout).result, "INSUFFICIENT_FUNDS");
+});
+
+test("a keys folder with Google's real public key and no stand-in key: exit 1 saying so", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "gsp-google-cli-"));
+  for (const f of ["integrator.private.asc", "integrator.public.asc", "google.public.asc"])
+    copyFileSync(join(keys, f), join(dir, f));
+  const stackFile = join(dir, "stack.json");
+  writeFileSync(stackFile, JSON.stringify({ url: stack.url, keysDir: dir, messageCodec: "openpgp" }));
+  const r = await googleWith(["capture", "--stack-file", stackFile]);
+  assert.equal(r.code, 1);
+  assert.match(r.stdout, /^no google-standin\.private\.asc in .*: this client signs as the stand-in Google/);
+});
+
+test("refund and echo: the README's walk-through, as Google sends them", async () => {
+  const before = await balance(stack, "acct-demo-refund");
+  const id = requestId("cli-pay");
+  const paid = await google(
+    "capture",
+    "--token",
+    "gpt-demo-refund",
+    "--request-id",
+    id,
+    "--amount",
+    "7000000",
+  );
+  assert.equal(answer(paid.stdout).result, "SUCCESS");
+  const part = await google("refund", "--capture-request-id", id, "--amount", "3000000");
+  assert.equal(part.code, 0);
+  assert.match(part.stdout, /^HTTP 200 \(signed and encrypted, signature verified\)\n/);
+  assert.equal(answer(part.stdout).result, "SUCCESS");
+  const over = await google("refund", "--capture-request-id", id, "--amount", "5000000");
+  assert.equal(over.code, 1);
+  assert.equal(answer(over.stdout).errorResponseCode, "PRECONDITION_VIOLATION");
+  assert.equal(before - (await balance(stack, "acct-demo-refund")), 4_000_000n, "7 debited, 3 given back");
+  const missing = await google("refund", "--amount", "1");
+  assert.equal(missing.code, 2);
+  assert.match(missing.stdout, /needs --capture-request-id/);
+
+  const echoed = await google("echo", "--message", "ping from the CLI");
+  assert.equal(echoed.code, 0);
+  assert.equal(answer(echoed.stdout).clientMessage, "ping from the CLI");
+  assert.match(String(answer(echoed.stdout).serverMessage), /^gsp-integrator echo-/);
 });

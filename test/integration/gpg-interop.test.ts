@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { promisify } from "node:util";
+import * as openpgp from "openpgp";
 import { KEY_FILES } from "../../infra/local/keys.ts";
 import { captureRequest, testKeysDir } from "../support/google.ts";
 import { balance } from "../support/ledger.ts";
@@ -125,4 +126,135 @@ test("a request made by gpg (SHA-384, AES-256) captures; gpg decrypts and verifi
     ?.split(" ");
   assert.equal(info?.[3], "9", "encrypted with AES-256 (OpenPGP symmetric algorithm 9)");
   assert.ok(status.includes("[GNUPG:] DECRYPTION_OKAY"));
+});
+
+/** GnuPG signs with `digest` and encrypts with `cipher` (forced, as a sender that ignores our preferences would). */
+async function gpgRequest(cipher: string, digest: string) {
+  const work = mkdtempSync(join(tmpdir(), "gsp-matrix-"));
+  writeFileSync(join(work, "request.json"), JSON.stringify(captureRequest({ amount: "1000000" })));
+  await gpg(
+    "--trust-model",
+    "always",
+    "--sign",
+    "--digest-algo",
+    digest,
+    "--encrypt",
+    "--cipher-algo",
+    cipher,
+    "--recipient",
+    integratorFpr,
+    "--local-user",
+    googleFpr,
+    "--output",
+    join(work, "request.gpg"),
+    join(work, "request.json"),
+  );
+  const res = await fetch(`${stack.url}/v1/capture`, {
+    method: "POST",
+    headers: { "content-type": "application/octet-stream; charset=utf-8" },
+    body: readFileSync(join(work, "request.gpg")).toString("base64url"),
+  });
+  return { status: res.status, text: await res.text() };
+}
+
+test("inbound matrix: only AES-256 with SHA-384 or SHA-512 is accepted; weaker ciphers 400, weaker hashes 401", async () => {
+  const cases: [string, string, number, string | undefined][] = [
+    ["AES256", "SHA384", 200, undefined],
+    ["AES256", "SHA512", 200, undefined],
+    ["AES256", "SHA256", 401, "INVALID_PAYLOAD_SIGNATURE"],
+    ["AES256", "SHA224", 401, "INVALID_PAYLOAD_SIGNATURE"],
+    ["AES256", "SHA1", 401, "INVALID_PAYLOAD_SIGNATURE"],
+    ["AES", "SHA384", 400, "INVALID_PAYLOAD_ENCRYPTION"],
+    ["AES192", "SHA384", 400, "INVALID_PAYLOAD_ENCRYPTION"],
+    ["3DES", "SHA384", 400, "INVALID_PAYLOAD_ENCRYPTION"],
+    ["CAST5", "SHA384", 400, "INVALID_PAYLOAD_ENCRYPTION"],
+  ];
+  const seen = [];
+  for (const [cipher, digest] of cases) {
+    const reply = await gpgRequest(cipher, digest);
+    seen.push([
+      cipher,
+      digest,
+      reply.status,
+      reply.status === 200 ? undefined : JSON.parse(reply.text).errorResponseCode,
+    ]);
+  }
+  assert.deepEqual(seen, cases);
+});
+
+test("outbound: to a Google key that prefers AES-128 and SHA-256, gpg still sees AES-256 and SHA-384", async () => {
+  // A second Google key, made by gpg stating AES-128 and SHA-256 as its first preferences.
+  const prefs = [
+    "--default-preference-list",
+    "AES SHA256 ZLIB",
+    "--pinentry-mode",
+    "loopback",
+    "--passphrase",
+    "",
+  ];
+  await gpg(
+    ...prefs,
+    "--quick-gen-key",
+    "Google weak prefs <weak@google.test>",
+    "rsa2048",
+    "sign,cert",
+    "1y",
+  );
+  const weakFpr = await fingerprint("weak@google.test");
+  await gpg(...prefs, "--quick-add-key", weakFpr, "rsa2048", "encr", "1y");
+  const { stdout: weakPublic } = await gpg("--armor", "--export", weakFpr);
+  const { selfCertification: selfSignature } = await (
+    await openpgp.readKey({ armoredKey: weakPublic })
+  ).getPrimaryUser();
+  assert.equal(selfSignature.preferredSymmetricAlgorithms?.[0], openpgp.enums.symmetric.aes128);
+  assert.equal(selfSignature.preferredHashAlgorithms?.[0], openpgp.enums.hash.sha256);
+  const weakDir = mkdtempSync(join(tmpdir(), "gsp-interop-weak-"));
+  for (const f of [KEY_FILES.integratorPrivate, KEY_FILES.integratorPublic])
+    copyFileSync(join(sharedKeys, f), join(weakDir, f));
+  // Both Google keys are trusted: the answer goes to both, so openpgp would pick what both accept (AES-128, SHA-256).
+  writeFileSync(join(weakDir, KEY_FILES.googlePublic), `${googlePublic}\n${weakPublic}`);
+  const weakStack = await startTestStack(import.meta.filename, { keysDir: weakDir });
+  const work = mkdtempSync(join(tmpdir(), "gsp-interop-"));
+  writeFileSync(join(work, "request.json"), JSON.stringify(captureRequest({ amount: "1000000" })));
+  await gpg(
+    "--trust-model",
+    "always",
+    "--sign",
+    "--digest-algo",
+    "SHA384",
+    "--encrypt",
+    "--cipher-algo",
+    "AES256",
+    "--recipient",
+    integratorFpr,
+    "--local-user",
+    googleFpr,
+    "--output",
+    join(work, "request.gpg"),
+    join(work, "request.json"),
+  );
+  const res = await fetch(`${weakStack.url}/v1/capture`, {
+    method: "POST",
+    headers: { "content-type": "application/octet-stream; charset=utf-8" },
+    body: readFileSync(join(work, "request.gpg")).toString("base64url"),
+  });
+  assert.equal(res.status, 200);
+  writeFileSync(join(work, "response.gpg"), Buffer.from(await res.text(), "base64url"));
+  const { stdout: status } = await gpg(
+    "--trust-model",
+    "always",
+    "--status-fd",
+    "1",
+    "--output",
+    join(work, "response.json"),
+    "--decrypt",
+    join(work, "response.gpg"),
+  );
+  const line = (prefix: string) =>
+    status
+      .split("\n")
+      .find((l) => l.startsWith(`[GNUPG:] ${prefix} `))
+      ?.split(" ");
+  assert.equal(line("VALIDSIG")?.[9], "9", `SHA-384 whatever Google's key prefers:\n${status}`);
+  assert.equal(line("DECRYPTION_INFO")?.[3], "9", "AES-256 whatever Google's key prefers");
 });

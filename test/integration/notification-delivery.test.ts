@@ -5,9 +5,19 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, test } from "node:test";
 import { promisify } from "node:util";
-import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
+import {
+  ChangeMessageVisibilityCommand,
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  type SQSClient,
+} from "@aws-sdk/client-sqs";
+import type { SQSEvent } from "aws-lambda";
+import { createNotifierHandler } from "../../functions/notifier/handler.ts";
 import type { LocalStack } from "../../infra/local/stack.ts";
-import { recordCaptureOutcome, sweep } from "../../shared/domain/capture-outcome-service.ts";
+import { recordCaptureOutcome } from "../../shared/domain/capture-outcome-service.ts";
+import { sweep } from "../../shared/domain/sweeper.ts";
 import {
   asynchronousCapture,
   asynchronousCaptureRequest,
@@ -222,5 +232,103 @@ describe("nothing recorded is lost", () => {
       expired: 0,
       enqueued: 0,
     });
+  });
+});
+
+describe("the retry schedule, from the record's delivery history", () => {
+  test("throttled receives do not count as tries; the 8th failed try goes to the DLQ at once", async () => {
+    const id = requestId("schedule");
+    await asynchronousCapture(stack.url, asynchronousCaptureRequest({}, id));
+    // An outcome whose message never reached the queue: this test alone hands it to the notifier.
+    const held = { ...stack.deps.outcome, queue: { enqueue: () => Promise.reject(new Error("held back")) } };
+    await recordCaptureOutcome(held, {
+      paymentIntegratorAccountId: PIAID,
+      captureRequestId: id,
+      outcome: "APPROVED",
+    });
+    // The real SQS client, with every command it is given noted.
+    const sent: object[] = [];
+    const sqs = {
+      send: (command: object) => {
+        sent.push(command);
+        return stack.sqs.send(command as SendMessageCommand);
+      },
+    } as unknown as SQSClient;
+    const config = stack.deps.config;
+    const notifier = createNotifierHandler(
+      {
+        ...stack.deps,
+        config: {
+          ...config,
+          notify: { ...config.notify, backoffBaseSeconds: 10, backoffCapSeconds: 900, maxTries: 8 },
+        },
+      },
+      sqs,
+    );
+    const sentAt = Date.now();
+    // Each try arrives with a receive count 3 higher than the tries: receives throttled before reaching us.
+    const event = (receiveCount: number): SQSEvent => ({
+      Records: [
+        {
+          messageId: `m-${id}`,
+          receiptHandle: `handle-${receiveCount}`,
+          body: JSON.stringify({ paymentIntegratorAccountId: PIAID, captureRequestId: id }),
+          attributes: {
+            ApproximateReceiveCount: String(receiveCount),
+            SentTimestamp: String(sentAt),
+            SenderId: "test",
+            ApproximateFirstReceiveTimestamp: String(sentAt),
+          },
+          messageAttributes: {},
+          md5OfBody: "",
+          eventSource: "aws:sqs",
+          eventSourceARN: "arn:aws:sqs:us-east-1:000000000000:notifications",
+          awsRegion: "us-east-1",
+        },
+      ],
+    });
+    google.fail("HTTP_500");
+    try {
+      for (let tries = 1; tries <= 7; tries++) {
+        const result = await notifier(event(tries + 3));
+        assert.deepEqual(result.batchItemFailures, [{ itemIdentifier: `m-${id}` }]);
+        const delay = sent.pop() as ChangeMessageVisibilityCommand;
+        assert.ok(delay instanceof ChangeMessageVisibilityCommand);
+        const ceiling = 10 * 2 ** (tries - 1);
+        const seconds = delay.input.VisibilityTimeout!;
+        assert.ok(
+          seconds >= ceiling / 2 && seconds <= ceiling,
+          `try ${tries}: ${seconds} s in ${ceiling / 2}–${ceiling}`,
+        );
+      }
+      assert.equal(sent.length, 0);
+      const before = await dlqDepth();
+      const last = await notifier(event(11));
+      assert.deepEqual(last.batchItemFailures, [], "moved to the DLQ: done with it on this queue");
+      assert.equal(sent.length, 1);
+      const moved = sent[0] as SendMessageCommand;
+      assert.ok(moved instanceof SendMessageCommand);
+      assert.equal(moved.input.QueueUrl, stack.queues.notifications!.deadLetterUrl);
+      assert.equal(await dlqDepth(), before + 1);
+    } finally {
+      google.recover();
+    }
+    assert.equal(attemptsFor(id).length, 8);
+    assert.equal((await record(id))!.notification!.attempts.length, 8);
+    // Leave the DLQ as the other tests expect it.
+    const out = await stack.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: stack.queues.notifications!.deadLetterUrl,
+        MaxNumberOfMessages: 10,
+      }),
+    );
+    const ours = (out.Messages ?? []).filter((m) => m.Body?.includes(id));
+    assert.equal(ours.length, 1);
+    await stack.sqs.send(
+      new DeleteMessageCommand({
+        QueueUrl: stack.queues.notifications!.deadLetterUrl,
+        ReceiptHandle: ours[0]!.ReceiptHandle!,
+      }),
+    );
   });
 });

@@ -7,6 +7,8 @@ import { loadLedger } from "../../shared/adapters/dynamodb/ledger-loader.ts";
 import { setInstrumentStatus } from "../../shared/adapters/dynamodb/ledger-store.ts";
 import { itemToRefund } from "../../shared/adapters/dynamodb/refund-store.ts";
 import { idempotencyKey } from "../../shared/domain/idempotency.ts";
+import { refund as refundDomain } from "../../shared/domain/refund-service.ts";
+import { sweep } from "../../shared/domain/sweeper.ts";
 import { parseLedgerFixture } from "../../shared/ledger-fixture.ts";
 import {
   asynchronousCapture,
@@ -18,6 +20,7 @@ import {
   refundRequest,
   reportOutcome,
   requestId,
+  until,
   withoutHeader,
 } from "../support/google.ts";
 import { balance } from "../support/ledger.ts";
@@ -106,7 +109,11 @@ test("a full refund credits the account the capture debited, and is recorded wit
   assert.equal(record?.captureRequestId, captureId);
   assert.equal(record?.amount, 50n * INR);
   assert.equal(record?.accountId, accountId);
-  assert.equal(record?.notification?.state, "OWED", "the refund owes Google its refundResultNotification");
+  assert.match(
+    String(record?.notification?.requestId),
+    /^rrn-/,
+    "the refund owes Google its refundResultNotification",
+  );
 });
 
 test("partial refunds add up to the capture; one beyond what remains is PRECONDITION_VIOLATION and moves nothing", async () => {
@@ -265,28 +272,88 @@ test("50 concurrent refunds of a tenth each: exactly 10 succeed, the account get
   assert.equal(await refundedAmountOf(captureId), 100n * INR);
 });
 
-test("DynamoDB round trips: a fresh refund is one read and one transactional write (+ noting its notification enqueued)", async () => {
+test("every committed refund owes one refundResultNotification, sent with our requestId fixed at commit", async () => {
+  const google = stack.google!;
+  const { accountId, token } = await customer();
+  const captureId = await captured(token, 6n * INR);
+  const okId = requestId("notified-ok");
+  const ok = await refund(stack.url, refundRequest(captureId, String(2n * INR), {}, okId));
+  await setAccountStatus(accountId, "ON_HOLD");
+  const heldId = requestId("notified-held");
+  const held = await refund(stack.url, refundRequest(captureId, String(2n * INR), {}, heldId));
+  assert.equal(held.body.result, "ACCOUNT_ON_HOLD");
+  for (const [id, reply] of [
+    [okId, ok],
+    [heldId, held],
+  ] as const) {
+    await until(`the refundResultNotification of ${id} recorded as delivered`, async () => {
+      return (await refundRecord(id))?.notification?.state === "NOTIFIED";
+    });
+    const record = (await refundRecord(id))!;
+    const sent = google.refundNotifications.filter((n) => n.request.refundRequestId === id);
+    assert.equal(sent.length, 1, `${id}: exactly one accepted delivery`);
+    assert.deepEqual(sent[0]!.request.requestHeader.requestId, record.notification!.requestId);
+    assert.equal(sent[0]!.request.refundResult, reply.body.result);
+    assert.equal(sent[0]!.request.paymentIntegratorRefundId, reply.body.paymentIntegratorRefundId);
+    assert.equal(sent[0]!.paymentIntegratorAccountId, PIAID);
+    assert.match(record.notification!.requestId, /^rrn-[a-z0-9]+-[A-Za-z0-9_-]{12}$/);
+  }
+});
+
+test("a refund whose writer died before enqueuing its notification is delivered by the sweeper", async () => {
   const { token } = await customer();
-  const captureId = await captured(token, 5n * INR);
-  const id = requestId("budget");
-  stack.dynamodbCommands.length = 0;
+  const captureId = await captured(token, 3n * INR);
+  const id = requestId("swept-refund");
+  // The queue refuses, as if the process died between the commit and the enqueue.
+  const deps = { ...stack.deps.refund, queue: { enqueue: () => Promise.reject(new Error("queue down")) } };
+  const outcome = await refundDomain(deps, refundRequest(captureId, String(INR), {}, id));
+  assert.equal(outcome.response.result, "SUCCESS");
+  assert.equal((await refundRecord(id))?.notification?.enqueued, false);
+  const google = stack.google!;
+  assert.equal(google.refundNotifications.filter((n) => n.request.refundRequestId === id).length, 0);
+  // The sweeper's clock past the writer's grace period.
+  const swept = await sweep({ ...stack.deps.outcome, now: () => Date.now() + 31_000 });
+  assert.equal(swept.enqueued >= 1, true);
+  await until(
+    "the swept notification delivered",
+    async () => (await refundRecord(id))?.notification?.state === "NOTIFIED",
+  );
+  assert.equal(google.refundNotifications.filter((n) => n.request.refundRequestId === id).length, 1);
+});
+
+test("REFUND_NOTIFICATIONS=off: a refund owes no notification; one read and one transactional write, a replay one read", async () => {
+  // Without the notifier's own reads interleaving, the refund's commands are exactly its budget.
+  const quiet = await startTestStack(import.meta.filename, {
+    sweepIntervalMs: 0,
+    refundNotifications: false,
+  });
+  const captureId = requestId("quiet");
+  const captureReply = await capture(quiet.url, captureRequest({ amount: String(5n * INR) }, captureId));
+  assert.equal(captureReply.body.result, "SUCCESS");
+  const id = requestId("quiet-refund");
+  quiet.dynamodbCommands.length = 0;
   assert.equal(
-    (await refund(stack.url, refundRequest(captureId, String(INR), {}, id))).body.result,
+    (await refund(quiet.url, refundRequest(captureId, String(INR), {}, id))).body.result,
     "SUCCESS",
   );
-  assert.deepEqual(stack.dynamodbCommands, [
-    "BatchGetItemCommand",
-    "TransactWriteItemsCommand",
-    "UpdateItemCommand",
-  ]);
-  stack.dynamodbCommands.length = 0;
+  assert.deepEqual(quiet.dynamodbCommands, ["BatchGetItemCommand", "TransactWriteItemsCommand"]);
+  quiet.dynamodbCommands.length = 0;
   assert.equal(
-    (await refund(stack.url, refundRequest(captureId, String(INR), {}, id))).body.result,
+    (await refund(quiet.url, refundRequest(captureId, String(INR), {}, id))).body.result,
     "SUCCESS",
   );
-  assert.deepEqual(stack.dynamodbCommands, ["BatchGetItemCommand"], "a replay: one read");
-  stack.dynamodbCommands.length = 0;
-  const refused = await refund(stack.url, refundRequest(captureId, String(100n * INR)));
+  assert.deepEqual(quiet.dynamodbCommands, ["BatchGetItemCommand"], "a replay: one read");
+  quiet.dynamodbCommands.length = 0;
+  const refused = await refund(quiet.url, refundRequest(captureId, String(100n * INR)));
   assert.equal(refused.body.errorResponseCode, "PRECONDITION_VIOLATION");
-  assert.deepEqual(stack.dynamodbCommands, ["BatchGetItemCommand"], "a refusal: the read, no write");
+  assert.deepEqual(quiet.dynamodbCommands, ["BatchGetItemCommand"], "a refusal: the read, no write");
+  const out = await quiet.dynamodb.send(
+    new GetItemCommand({
+      TableName: quiet.config.tables.refunds,
+      Key: { pk: S(idempotencyKey(PIAID, id)) },
+      ConsistentRead: true,
+    }),
+  );
+  assert.equal(out.Item?.notification, undefined);
+  assert.equal(out.Item?.sweepShard, undefined, "nothing for the sweeper either");
 });

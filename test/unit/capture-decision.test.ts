@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { type CaptureFacts, decideCapture } from "../../shared/domain/capture-decision.ts";
-import type { Account } from "../../shared/domain/ledger.ts";
-import { secretDigest } from "../../shared/domain/secrets.ts";
+import { type CaptureFacts, decideCapture, MAX_OTP_ATTEMPTS } from "../../shared/domain/capture-decision.ts";
+import type { Account, Otp } from "../../shared/domain/ledger.ts";
+import { otpDigest } from "../../shared/domain/secrets.ts";
 import type { CaptureRequest } from "../../shared/protocol/capture.ts";
 import { ProtocolError } from "../../shared/protocol/errors.ts";
 
@@ -125,31 +125,63 @@ describe("decideCapture", () => {
     );
   });
 
-  test("OTP: matched is consumed, wrong does not match, reused is refused, another account's does not match", () => {
-    const otp = (used: boolean, accountId = "a1") => ({
+  test("OTP: matched is consumed, wrong does not match (and counts), reused is refused, another account's does not match", () => {
+    const pepper = Buffer.alloc(32, 7);
+    const otp = (used: boolean, accountId = "a1", extra: Partial<Otp> = {}): Otp => ({
       sendOtpRequestId: "s",
       accountId,
-      otpDigest: secretDigest("123456"),
+      otpDigest: otpDigest(pepper, "s", "123456"),
       used,
+      attempts: 0,
+      ...extra,
     });
     const r = (value: string) =>
       request({ verification: { kind: "OTP", sendOtpRequestId: "s", otp: value } });
-    assert.deepEqual(result(r("123456"), facts({ otp: otp(false) })), {
+    const result = (value: string, f: CaptureFacts) =>
+      decideCapture(r(value), f, NOW, undefined, otpDigest(pepper, "s", value));
+    assert.deepEqual(result("123456", facts({ otp: otp(false) })), {
       result: "SUCCESS",
       rawCode: "APPROVED",
       consumeOtp: true,
     });
-    assert.equal(result(r("123457"), facts({ otp: otp(false) })).result, "OTP_NOT_MATCHED");
-    assert.equal(result(r("123456"), facts({ otp: otp(true) })).result, "OTP_ALREADY_USED");
-    assert.equal(result(r("123456"), facts({ otp: otp(false, "a2") })).result, "OTP_NOT_MATCHED");
-    assert.throws(() => result(r("123456"), facts()), { code: "INVALID_IDENTIFIER" });
+    assert.deepEqual(result("123457", facts({ otp: otp(false) })), {
+      result: "OTP_NOT_MATCHED",
+      rawCode: "OTP_MISMATCH",
+      consumeOtp: false,
+      countOtpFailure: true,
+    });
+    assert.equal(result("123456", facts({ otp: otp(true) })).result, "OTP_ALREADY_USED");
+    assert.equal(
+      result("123457", facts({ otp: otp(true) })).countOtpFailure,
+      false,
+      "a spent OTP counts nothing",
+    );
+    assert.equal(result("123456", facts({ otp: otp(false, "a2") })).result, "OTP_NOT_MATCHED");
+    assert.throws(() => result("123456", facts()), { code: "INVALID_IDENTIFIER" });
     // A matched OTP is spent even when the capture then declines.
     const declined = result(
-      r("123456"),
+      "123456",
       facts({ otp: otp(false), account: account({ fundingSource: "NONE" }) }),
     );
     assert.equal(declined.result, "NO_GOOD_FUNDING_SOURCE_AVAILABLE");
     assert.equal(declined.consumeOtp, true);
+    // Out of tries or expired: not matched, the right OTP included, and nothing to count or spend.
+    for (const [extra, rawCode] of [
+      [{ attempts: MAX_OTP_ATTEMPTS }, "OTP_ATTEMPTS_EXHAUSTED"],
+      [{ expiresAtMs: NOW }, "OTP_EXPIRED"],
+    ] as const) {
+      for (const value of ["123456", "000000"]) {
+        assert.deepEqual(result(value, facts({ otp: otp(false, "a1", extra) })), {
+          result: "OTP_NOT_MATCHED",
+          rawCode,
+          consumeOtp: false,
+        });
+      }
+    }
+    assert.equal(
+      result("123456", facts({ otp: otp(false, "a1", { attempts: MAX_OTP_ATTEMPTS - 1 }) })).result,
+      "SUCCESS",
+    );
   });
 
   test("authentication request must exist and belong to the account", () => {

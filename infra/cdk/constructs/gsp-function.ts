@@ -41,7 +41,8 @@ function assertLocalEsbuild() {
 export interface GspResources {
   tables: Record<keyof typeof tables, ITable>;
   queues: Record<keyof typeof queues, IQueue>;
-  keys: { own: ISecret; google: ISecret };
+  deadLetterQueues: Partial<Record<keyof typeof queues, IQueue>>;
+  keys: { own: ISecret; google: ISecret; otpPepper: ISecret };
   kms: GspKeys;
 }
 
@@ -154,12 +155,20 @@ export class GspFunction extends Construct {
       keys.google.grantRead(this.role);
       resources.kms.grant(this.role, "keyrings", ["kms:Decrypt"]);
     }
+    // The OTP pepper is secret material like the keyrings: same KMS key, read only where OTPs are checked.
+    if (this.definition.checksOtps) {
+      keys.otpPepper.grantRead(this.role);
+      resources.kms.grant(this.role, "keyrings", ["kms:Decrypt"]);
+    }
     return {
       keys: {
         source: "secretsmanager" as const,
         ownSecretId: keys.own.secretName,
         googleSecretId: keys.google.secretName,
       },
+      ...(this.definition.checksOtps && {
+        otpPepper: { source: "secretsmanager" as const, secretId: keys.otpPepper.secretName },
+      }),
     };
   }
 
@@ -220,7 +229,19 @@ export class GspFunction extends Construct {
       );
     }
     const queueName = sendsTo[0] ?? this.definition.consumes?.queue;
-    return queueName ? { notificationsQueueUrl: all[queueName].queueUrl } : {};
+    // The consumer sends a message to its DLQ itself after its last try (it counts tries, not receives).
+    const consumed = this.definition.consumes?.queue;
+    const dlq = consumed ? resources.deadLetterQueues[consumed] : undefined;
+    if (dlq) {
+      this.role.addToPrincipalPolicy(
+        new PolicyStatement({ actions: ["sqs:SendMessage"], resources: [dlq.queueArn] }),
+      );
+      resources.kms.grant(this.role, "queues", ["kms:GenerateDataKey", "kms:Decrypt"]);
+    }
+    return {
+      ...(queueName && { notificationsQueueUrl: all[queueName].queueUrl }),
+      ...(dlq && { notificationsDlqUrl: dlq.queueUrl }),
+    };
   }
 
   private bindConsumer(all: GspResources["queues"]) {

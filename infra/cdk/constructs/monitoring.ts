@@ -312,6 +312,29 @@ export class Monitoring extends Construct {
       props.captureLatencyThresholdMs,
       { runbook: RUNBOOKS.captureLatency, evaluationPeriods: 3, datapointsToAlarm: 2 },
     );
+    // Emitted by every process that loads the keyrings (cold start, then every KEYRING_TTL_SECONDS).
+    const keyMetric = (metricName: string, statistic: string) =>
+      new Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName,
+        dimensionsMap: { service: METRICS.envelopeService },
+        period: Duration.hours(1),
+        statistic,
+      });
+    alarm(
+      "keys-skipped",
+      "A keyring holds a key the service cannot use (expired, revoked, too weak, no encryption subkey): it is skipped; remove or replace it. `npm run ops -- keys --env <name>` says which and why.",
+      keyMetric(METRICS.keysSkipped, Stats.MAXIMUM),
+      0,
+      { runbook: RUNBOOKS.keys },
+    );
+    alarm(
+      "key-expires-within-30-days",
+      "A key of ours or of Google's expires within 30 days: rotate it (infra/cdk/DEPLOY.md, keys). When a side has no usable key left, Google's requests are answered 503.",
+      keyMetric(METRICS.keyDaysToExpiry, Stats.MINIMUM),
+      30,
+      { runbook: RUNBOOKS.keys, comparison: ComparisonOperator.LESS_THAN_THRESHOLD },
+    );
 
     this.dashboard = new Dashboard(this, "Dashboard", {
       dashboardName: `${prefix}integrator`,

@@ -1,20 +1,15 @@
-import { createHash } from "node:crypto";
 import {
   type AttributeValue,
-  BatchGetItemCommand,
-  type BatchGetItemCommandInput,
-  type BatchGetItemCommandOutput,
   ConditionalCheckFailedException,
   type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
-  QueryCommand,
   TransactionCanceledException,
   type TransactWriteItem,
   TransactWriteItemsCommand,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
-import type { CaptureFacts } from "../../domain/capture-decision.ts";
+import { type CaptureFacts, MAX_OTP_ATTEMPTS } from "../../domain/capture-decision.ts";
 import type { CaptureRecord, DeliveryAttempt, NotificationRecord } from "../../domain/capture-record.ts";
 import type {
   CaptureSnapshot,
@@ -22,6 +17,9 @@ import type {
   CaptureWriteOutcome,
   Debit,
   DecideOutcome,
+  DueOptions,
+  DuePage,
+  OtpUse,
 } from "../../domain/capture-service.ts";
 import { spendIn } from "../../domain/ledger.ts";
 import type { Periods } from "../../domain/periods.ts";
@@ -39,6 +37,14 @@ import {
   S,
 } from "./items.ts";
 import { debitAccount, foldLegacySpend } from "./ledger-store.ts";
+import {
+  attributeToOwed,
+  batchGetAll,
+  duePage,
+  owedNotificationUpdates,
+  owedToAttribute,
+  sweepMarker,
+} from "./owed-notifications.ts";
 
 export interface CaptureTables {
   ledger: string;
@@ -47,11 +53,8 @@ export interface CaptureTables {
 
 type ItemKey = { pk: string; sk: string };
 
-/** The sweep index is split over a few partitions so no single one gets hot. */
-export const SWEEP_SHARDS = 4;
 /** An outcome whose notification is not enqueued this long after it was recorded is the sweeper's to enqueue. */
 export const DEFAULT_ENQUEUE_GRACE_MS = 30_000;
-const SWEEP_INDEX = "sweep";
 
 /**
  * Which account an instrument belongs to never changes once bound, so a warm process remembers it
@@ -78,10 +81,12 @@ export class DynamoCaptureStore implements CaptureStore {
   readonly #db: DynamoDBClient;
   readonly #tables: CaptureTables;
   readonly #sweepAttributes: (r: CaptureRecord) => ReturnType<typeof sweepAttributes>;
+  readonly #owed: ReturnType<typeof owedNotificationUpdates>;
 
   constructor(db: DynamoDBClient, tables: CaptureTables, options: { enqueueGraceMs?: number } = {}) {
     this.#db = db;
     this.#tables = tables;
+    this.#owed = owedNotificationUpdates(db, tables.captures);
     const grace = options.enqueueGraceMs ?? DEFAULT_ENQUEUE_GRACE_MS;
     this.#sweepAttributes = (r) => sweepAttributes(r, grace);
   }
@@ -190,7 +195,7 @@ export class DynamoCaptureStore implements CaptureStore {
   async write(
     record: CaptureRecord,
     debit: Debit | undefined,
-    otpToConsume: string | undefined,
+    otpToConsume: OtpUse | undefined,
   ): Promise<CaptureWriteOutcome> {
     // A record alone (a decline, a PENDING capture) is one conditional Put: 1 WRU, not a transaction's 2.
     if (!debit && !otpToConsume) return this.#putRecord(record);
@@ -304,79 +309,46 @@ export class DynamoCaptureStore implements CaptureStore {
     }
   }
 
-  async markEnqueued(captureKey: string): Promise<void> {
-    await this.#db.send(
-      new UpdateItemCommand({
-        TableName: this.#tables.captures,
-        Key: { pk: S(captureKey) },
-        UpdateExpression: "SET notification.enqueued = :true REMOVE sweepShard, sweepAt",
-        ConditionExpression: "attribute_exists(notification)",
-        ExpressionAttributeValues: { ":true": { BOOL: true } },
-      }),
-    );
+  markEnqueued(captureKey: string): Promise<void> {
+    return this.#owed.markEnqueued(captureKey);
   }
 
-  async recordDelivery(captureKey: string, attempt: DeliveryAttempt, delivered: boolean): Promise<void> {
-    const entry: AttributeValue = { L: [{ M: { atMs: N(attempt.atMs), outcome: S(attempt.outcome) } }] };
-    await this.#db.send(
-      new UpdateItemCommand({
-        TableName: this.#tables.captures,
-        Key: { pk: S(captureKey) },
-        UpdateExpression: `SET notification.attempts = list_append(notification.attempts, :entry)${delivered ? ", notification.#state = :notified" : ""}`,
-        ExpressionAttributeValues: { ":entry": entry, ...(delivered && { ":notified": S("NOTIFIED") }) },
-        ...(delivered && { ExpressionAttributeNames: { "#state": "state" } }),
-      }),
-    );
+  recordDelivery(captureKey: string, attempt: DeliveryAttempt, delivered: boolean): Promise<void> {
+    return this.#owed.recordDelivery(captureKey, attempt, delivered);
   }
 
   /** For operators: owe the stored notification again (same requestId, same result), so a new message sends it. */
-  async reopenNotification(captureKey: string): Promise<void> {
-    await this.#db.send(
-      new UpdateItemCommand({
-        TableName: this.#tables.captures,
-        Key: { pk: S(captureKey) },
-        UpdateExpression: "SET notification.#state = :owed",
-        ConditionExpression: "attribute_exists(notification)",
-        ExpressionAttributeNames: { "#state": "state" },
-        ExpressionAttributeValues: { ":owed": S("OWED") },
-      }),
-    );
+  reopenNotification(captureKey: string): Promise<void> {
+    return this.#owed.reopenNotification(captureKey);
   }
 
-  async due(nowMs: number, limit: number): Promise<CaptureRecord[]> {
-    const keys: string[] = [];
-    for (let shard = 0; shard < SWEEP_SHARDS && keys.length < limit; shard++) {
-      const out = await this.#db.send(
-        new QueryCommand({
-          TableName: this.#tables.captures,
-          IndexName: SWEEP_INDEX,
-          KeyConditionExpression: "sweepShard = :shard AND sweepAt <= :now",
-          ExpressionAttributeValues: { ":shard": S(`S${shard}`), ":now": N(nowMs) },
-          Limit: limit - keys.length,
-        }),
-      );
-      for (const item of out.Items ?? []) keys.push(item.pk!.S!);
-    }
-    // The index is eventually consistent: act on the record as it is now (strongly consistent
-    // reads, up to 100 keys per BatchGetItem: a sweep of `limit` ≤ 100 records is one round trip).
-    const table = this.#tables.captures;
-    const items: Item[] = [];
-    for (let i = 0; i < keys.length; i += 100) {
-      const chunk = keys.slice(i, i + 100).map((k) => ({ pk: S(k) }));
-      const out = await this.#batchGetAll({ [table]: { Keys: chunk, ConsistentRead: true } });
-      items.push(...(out[table] ?? []));
-    }
-    return items.map(itemToRecord).filter((r) => this.#sweepAttributes(r) !== undefined);
+  async due(nowMs: number, options: DueOptions = {}): Promise<DuePage> {
+    const page = await duePage(this.#db, this.#tables.captures, nowMs, options);
+    return {
+      ...page,
+      records: page.records.map(itemToRecord).filter((r) => this.#sweepAttributes(r) !== undefined),
+    };
   }
 
-  #consumeOtp(sendOtpRequestId: string): TransactWriteItem {
+  /** Spends a matched OTP or counts a wrong try, only while it is unspent with tries left (and, to spend it, unexpired). */
+  #consumeOtp({ sendOtpRequestId, matched, nowMs }: OtpUse): TransactWriteItem {
+    const live = "used = :false AND (attribute_not_exists(attempts) OR attempts < :max)";
+    const values = { ":false": { BOOL: false }, ":max": N(MAX_OTP_ATTEMPTS) };
     return {
       Update: {
         TableName: this.#tables.ledger,
         Key: key(ledgerKeys.otp(sendOtpRequestId)),
-        UpdateExpression: "SET used = :true",
-        ConditionExpression: "used = :false",
-        ExpressionAttributeValues: { ":true": { BOOL: true }, ":false": { BOOL: false } },
+        ...(matched
+          ? {
+              UpdateExpression: "SET used = :true",
+              ConditionExpression: `${live} AND (attribute_not_exists(expiresAtMs) OR expiresAtMs > :now)`,
+              ExpressionAttributeValues: { ...values, ":true": { BOOL: true }, ":now": N(nowMs) },
+            }
+          : {
+              UpdateExpression: "ADD attempts :one",
+              ConditionExpression: live,
+              ExpressionAttributeValues: { ...values, ":one": N(1) },
+            }),
       },
     };
   }
@@ -393,29 +365,13 @@ export class DynamoCaptureStore implements CaptureStore {
 
   /** The ledger items and the capture record a decision reads, in one BatchGetItem. */
   async #batchGet(ledgerItemKeys: ItemKey[], captureKey?: string) {
-    const out = await this.#batchGetAll({
+    const out = await batchGetAll(this.#db, {
       [this.#tables.ledger]: { Keys: dedupe(ledgerItemKeys).map(key), ConsistentRead: true },
       ...(captureKey && { [this.#tables.captures]: { Keys: [{ pk: S(captureKey) }], ConsistentRead: true } }),
     });
     const ledger = new Map<string, Item>();
     for (const item of out[this.#tables.ledger] ?? []) ledger.set(item.pk!.S! + item.sk!.S!, item);
     return { ledger, capture: out[this.#tables.captures]?.[0] };
-  }
-
-  /** One BatchGetItem (≤ 100 keys), plus retries of unprocessed keys, which only throttling produces. */
-  async #batchGetAll(request: BatchGetItemCommandInput["RequestItems"]): Promise<Record<string, Item[]>> {
-    const responses: Record<string, Item[]> = {};
-    let pending = request;
-    while (pending && Object.keys(pending).length > 0) {
-      const out: BatchGetItemCommandOutput = await this.#db.send(
-        new BatchGetItemCommand({ RequestItems: pending }),
-      );
-      for (const [table, items] of Object.entries(out.Responses ?? {})) {
-        responses[table] = [...(responses[table] ?? []), ...items];
-      }
-      pending = out.UnprocessedKeys;
-    }
-    return responses;
   }
 }
 
@@ -448,9 +404,6 @@ const emptyFacts = (): CaptureFacts => ({
   authenticationRequest: undefined,
 });
 
-const shardOf = (captureKey: string) =>
-  `S${createHash("sha1").update(captureKey).digest()[0]! % SWEEP_SHARDS}`;
-
 /** The sparse index attributes a record carries while the sweeper must look at it, else undefined. */
 function sweepAttributes(
   r: CaptureRecord,
@@ -462,33 +415,15 @@ function sweepAttributes(
       : r.notification && !r.notification.enqueued && r.notification.state === "OWED"
         ? r.notification.decidedAtMs + enqueueGraceMs
         : undefined;
-  return at === undefined ? undefined : { sweepShard: S(shardOf(r.key)), sweepAt: N(at) };
+  return at === undefined ? undefined : sweepMarker(r.key, at);
 }
 
-function notificationToAttribute(n: NotificationRecord): AttributeValue {
-  return {
-    M: {
-      requestId: S(n.requestId),
-      captureResult: S(JSON.stringify(n.captureResult)),
-      state: S(n.state),
-      enqueued: { BOOL: n.enqueued },
-      decidedAtMs: N(n.decidedAtMs),
-      attempts: { L: n.attempts.map((a) => ({ M: { atMs: N(a.atMs), outcome: S(a.outcome) } })) },
-    },
-  };
-}
+const notificationToAttribute = (n: NotificationRecord): AttributeValue =>
+  owedToAttribute(n, { captureResult: S(JSON.stringify(n.captureResult)) });
 
 function attributeToNotification(av: AttributeValue | undefined): NotificationRecord | undefined {
   const m = av?.M;
-  if (!m) return undefined;
-  return {
-    requestId: m.requestId!.S!,
-    captureResult: JSON.parse(m.captureResult!.S!),
-    state: m.state!.S! as NotificationRecord["state"],
-    enqueued: m.enqueued?.BOOL === true,
-    decidedAtMs: Number(m.decidedAtMs!.N!),
-    attempts: (m.attempts?.L ?? []).map((a) => ({ atMs: Number(a.M!.atMs!.N!), outcome: a.M!.outcome!.S! })),
-  };
+  return m && { ...attributeToOwed(m), captureResult: JSON.parse(m.captureResult!.S!) };
 }
 
 /**

@@ -199,12 +199,16 @@ export const otpToItem = (o: Otp): Item => ({
   accountId: S(o.accountId),
   otpDigest: S(o.otpDigest),
   used: { BOOL: o.used },
+  attempts: N(o.attempts),
+  ...(o.expiresAtMs !== undefined && { expiresAtMs: N(o.expiresAtMs) }),
 });
 export const itemToOtp = (item: Item): Otp => ({
   sendOtpRequestId: str(item, "sendOtpRequestId"),
   accountId: str(item, "accountId"),
   otpDigest: str(item, "otpDigest"),
   used: item.used?.BOOL === true,
+  attempts: Number(item.attempts?.N ?? 0),
+  ...(item.expiresAtMs?.N !== undefined && { expiresAtMs: Number(item.expiresAtMs.N) }),
 });
 
 export const authenticationToItem = (a: AuthenticationRequest): Item => ({

@@ -6,6 +6,8 @@ import {
   TransactionCanceledException,
   TransactWriteItemsCommand,
 } from "@aws-sdk/client-dynamodb";
+import type { DeliveryAttempt } from "../../domain/capture-record.ts";
+import type { DueOptions, DuePage } from "../../domain/capture-service.ts";
 import type {
   Credit,
   RefundRecord,
@@ -19,7 +21,8 @@ import { creditAccount } from "./ledger-store.ts";
 import {
   attributeToOwed,
   batchGetAll,
-  markEnqueued,
+  duePage,
+  owedNotificationUpdates,
   owedToAttribute,
   sweepMarker,
 } from "./owed-notifications.ts";
@@ -35,11 +38,13 @@ export class DynamoRefundStore implements RefundStore {
   readonly #db: DynamoDBClient;
   readonly #tables: RefundTables;
   readonly #enqueueGraceMs: number;
+  readonly #owed: ReturnType<typeof owedNotificationUpdates>;
 
   constructor(db: DynamoDBClient, tables: RefundTables, options: { enqueueGraceMs: number }) {
     this.#db = db;
     this.#tables = tables;
     this.#enqueueGraceMs = options.enqueueGraceMs;
+    this.#owed = owedNotificationUpdates(db, tables.refunds);
   }
 
   async read(refundKey: string, captureKey: string): Promise<RefundSnapshot> {
@@ -130,7 +135,22 @@ export class DynamoRefundStore implements RefundStore {
   }
 
   markEnqueued(refundKey: string): Promise<void> {
-    return markEnqueued(this.#db, this.#tables.refunds, refundKey);
+    return this.#owed.markEnqueued(refundKey);
+  }
+
+  recordDelivery(refundKey: string, attempt: DeliveryAttempt, delivered: boolean): Promise<void> {
+    return this.#owed.recordDelivery(refundKey, attempt, delivered);
+  }
+
+  reopenNotification(refundKey: string): Promise<void> {
+    return this.#owed.reopenNotification(refundKey);
+  }
+
+  /** Refunds whose notification nobody is known to have enqueued, found through the sparse sweep index. */
+  async due(nowMs: number, options: DueOptions = {}): Promise<DuePage<RefundRecord>> {
+    const page = await duePage(this.#db, this.#tables.refunds, nowMs, options);
+    const owed = (r: RefundRecord) => r.notification?.state === "OWED" && !r.notification.enqueued;
+    return { ...page, records: page.records.map(itemToRefund).filter(owed) };
   }
 
   /** The record, with the sweep marker while its notification is owed and not yet known to be enqueued. */

@@ -1,19 +1,19 @@
 import * as v from "valibot";
-import type { DeliveryResult, GoogleNotifier } from "../../domain/notifier.ts";
-import {
-  type CaptureResultNotificationRequest,
-  CaptureResultNotificationResponse,
-} from "../../protocol/capture-result-notification.ts";
+import type { DeliveryResult, GoogleNotifier, NotificationMethod } from "../../domain/notifier.ts";
+import { CaptureResultNotificationResponse } from "../../protocol/capture-result-notification.ts";
 import { CLOCK_SKEW_MS } from "../../protocol/common.ts";
 import { open, seal } from "../../security/envelope.ts";
 import type { Keyring } from "../../security/keyring.ts";
 
-export const notificationPath = (paymentIntegratorAccountId: string) =>
-  `/secure-serving/gsp/v1/captureResultNotification/${encodeURIComponent(paymentIntegratorAccountId)}`;
+export const notificationPath = (
+  paymentIntegratorAccountId: string,
+  method: NotificationMethod = "captureResultNotification",
+) => `/secure-serving/gsp/v1/${method}/${encodeURIComponent(paymentIntegratorAccountId)}`;
 
 /**
- * Calls Google's captureResultNotification with the envelope (our keys sign, Google's keys
- * encrypt), and accepts only a verified, fresh answer whose result is SUCCESS.
+ * Calls Google's notification methods (captureResultNotification, refundResultNotification) with the
+ * envelope (our keys sign, Google's keys encrypt), and accepts only a verified, fresh answer whose
+ * result is SUCCESS (both methods answer the same way).
  */
 export function googleNotificationClient(options: {
   baseUrl: string;
@@ -23,7 +23,7 @@ export function googleNotificationClient(options: {
 }): GoogleNotifier {
   const now = options.now ?? Date.now;
   return {
-    async send(piaid: string, request: CaptureResultNotificationRequest): Promise<DeliveryResult> {
+    async send(method, piaid, request): Promise<DeliveryResult> {
       const keyring = await options.keyring();
       const fail = (reason: string, configuration = false): DeliveryResult => ({
         ok: false,
@@ -32,7 +32,7 @@ export function googleNotificationClient(options: {
       });
       let res: Response;
       try {
-        res = await fetch(new URL(notificationPath(piaid), options.baseUrl), {
+        res = await fetch(new URL(notificationPath(piaid, method), options.baseUrl), {
           method: "POST",
           headers: { "content-type": "application/octet-stream; charset=utf-8" },
           body: await seal(JSON.stringify(request), keyring),
@@ -60,7 +60,7 @@ export function googleNotificationClient(options: {
         return fail(`answer not verifiable: ${(error as Error).message}`);
       }
       const parsed = v.safeParse(CaptureResultNotificationResponse, answer);
-      if (!parsed.success) return fail("answer is not a captureResultNotification SUCCESS");
+      if (!parsed.success) return fail(`answer is not a ${method} SUCCESS`);
       const stamp = Number(parsed.output.responseHeader.responseTimestamp);
       if (Math.abs(stamp - now()) > CLOCK_SKEW_MS)
         return fail("answer's responseTimestamp is not within 60 s of our clock");

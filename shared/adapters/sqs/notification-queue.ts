@@ -1,33 +1,34 @@
 import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
-import type { NotificationMessage } from "../../domain/capture-outcome-service.ts";
-import type { RefundNotificationMessage } from "../../domain/refund-service.ts";
+import type { NotificationMessage, NotificationQueue } from "../../domain/capture-record.ts";
 
 /** The notifications queue: each message names one record (a capture or a refund), nothing else. */
-export const sqsNotificationQueue = (client: SQSClient, queueUrl: string) => ({
-  async enqueue(message: NotificationMessage | RefundNotificationMessage) {
-    const { paymentIntegratorAccountId } = message;
+export const sqsNotificationQueue = (client: SQSClient, queueUrl: string): NotificationQueue => ({
+  async enqueue(message: NotificationMessage) {
     await client.send(
-      new SendMessageCommand({
-        QueueUrl: queueUrl,
-        MessageBody: JSON.stringify(
-          "refundRequestId" in message
-            ? { paymentIntegratorAccountId, refundRequestId: message.refundRequestId }
-            : { paymentIntegratorAccountId, captureRequestId: message.captureRequestId },
-        ),
-      }),
+      new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify(onlyIds(message)) }),
     );
   },
 });
 
+/** The message's identifiers and nothing else (whatever else the caller's object holds). */
+const onlyIds = (m: NotificationMessage): NotificationMessage =>
+  "refundRequestId" in m
+    ? { paymentIntegratorAccountId: m.paymentIntegratorAccountId, refundRequestId: m.refundRequestId }
+    : { paymentIntegratorAccountId: m.paymentIntegratorAccountId, captureRequestId: m.captureRequestId };
+
 export function parseNotificationMessage(body: string): NotificationMessage | undefined {
   try {
-    const m = JSON.parse(body) as Partial<NotificationMessage>;
-    if (typeof m.paymentIntegratorAccountId === "string" && typeof m.captureRequestId === "string") {
-      return {
-        paymentIntegratorAccountId: m.paymentIntegratorAccountId,
-        captureRequestId: m.captureRequestId,
-      };
+    const m = JSON.parse(body) as Record<string, unknown>;
+    if (typeof m.paymentIntegratorAccountId !== "string") return undefined;
+    if (typeof m.captureRequestId === "string" || typeof m.refundRequestId === "string") {
+      return onlyIds(m as NotificationMessage);
     }
   } catch {}
   return undefined;
 }
+
+/** The record a message names, for logs and operators: its kind and Google's requestId of it. */
+export const messageSubject = (m: NotificationMessage) =>
+  "refundRequestId" in m
+    ? { kind: "refund" as const, requestId: m.refundRequestId }
+    : { kind: "capture" as const, requestId: m.captureRequestId };

@@ -1,0 +1,44 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { promisify } from "node:util";
+import * as openpgp from "openpgp";
+import { KEY_FILES } from "../../infra/local/keys.ts";
+import { generateKeyPair } from "../../shared/security/keyring.ts";
+
+const run = promisify(execFile);
+const cli = join(import.meta.dirname, "../../infra/ops/cli.ts");
+
+test("ops keys lists every key with its side, usability and reason, and never key material", async () => {
+  const [ours, google, expired] = await Promise.all([
+    generateKeyPair("ours", { rsaBits: 2048 }),
+    generateKeyPair("google", { rsaBits: 2048 }),
+    openpgp.generateKey({
+      type: "rsa",
+      rsaBits: 2048,
+      userIDs: [{ name: "old" }],
+      date: new Date(Date.now() - 3 * 24 * 3600 * 1000),
+      keyExpirationTime: 24 * 3600,
+      format: "armored",
+    }),
+  ]);
+  const dir = mkdtempSync(join(tmpdir(), "gsp-ops-keys-"));
+  writeFileSync(join(dir, KEY_FILES.integratorPrivate), ours.privateKey);
+  writeFileSync(join(dir, KEY_FILES.googlePublic), `${google.publicKey}\n${expired.publicKey}`);
+  const { stdout } = await run(process.execPath, [cli, "keys", "--keys-dir", dir, "--json"]);
+  const listed = JSON.parse(stdout) as { keys: { side: string; bits: number; unusable?: string }[] };
+  assert.deepEqual(
+    listed.keys.map((k) => [k.side, k.bits, k.unusable]),
+    [
+      ["ours", 2048, undefined],
+      ["google", 2048, undefined],
+      ["google", 2048, "has expired or has no valid self-signature."],
+    ],
+  );
+  const table = (await run(process.execPath, [cli, "keys", "--keys-dir", dir])).stdout;
+  for (const out of [stdout, table]) assert.ok(!/BEGIN PGP|PRIVATE/.test(out), "no key material");
+  assert.match(table, /^google\t[0-9A-F]{40}\trsaEncryptSign 2048\t\S+\tNO: has expired/m);
+});
