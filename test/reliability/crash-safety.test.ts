@@ -160,7 +160,7 @@ function expectedParts(captured: bigint, parts: bigint[]) {
   });
 }
 
-test("SIGKILL at random moments: the ledger equals the SUCCESS captures and refunds, nothing twice, every outcome notified with one value", async () => {
+test("SIGKILL at random moments: the ledger equals the SUCCESS captures and refunds, nothing twice, every outcome and refund notified with one value", async () => {
   const db = new DynamoDBClient({ ...LOCAL_AWS, endpoint: dynamodbEndpoint });
   after(() => db.destroy());
   const ledger = {
@@ -317,5 +317,40 @@ test("SIGKILL at random moments: the ledger equals the SUCCESS captures and refu
     assert.equal(values.size, 1, `capture ${id} was notified with ${values.size} different values`);
     assert.deepEqual(deliveries[0]!.request.captureResult, answer.captureResult);
   }
+  // Every refund made reaches Google too (the sweeper finds one whose process died before enqueuing it).
+  await until(
+    "every refund notified",
+    () =>
+      records.every((r) => google.refundNotifications.some((n) => n.request.refundRequestId === r.requestId)),
+    120_000,
+  );
+  for (const record of records) {
+    const deliveries = google.refundNotifications.filter(
+      (n) => n.request.refundRequestId === record.requestId,
+    );
+    const values = new Set(
+      deliveries.map((d) =>
+        JSON.stringify(d.request, [
+          "requestHeader",
+          "requestId",
+          "refundResult",
+          "paymentIntegratorRefundId",
+        ]),
+      ),
+    );
+    assert.equal(
+      values.size,
+      1,
+      `refund ${record.requestId} was notified with ${values.size} different values`,
+    );
+    assert.deepEqual(
+      [deliveries[0]!.request.refundResult, deliveries[0]!.request.paymentIntegratorRefundId],
+      ["SUCCESS", record.paymentIntegratorRefundId],
+    );
+  }
+  assert.ok(
+    google.refundNotifications.every((n) => records.some((r) => r.requestId === n.request.refundRequestId)),
+    "no refused refund was notified",
+  );
   assert.deepEqual(leaks(capturedLogs), []);
 });
