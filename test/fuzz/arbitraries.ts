@@ -265,8 +265,8 @@ interface RequestShape {
   valueFor: (path: Path, type: FieldType, maxString: number) => fc.Arbitrary<unknown>;
   /** Member names the method does not know. */
   unknownKey: fc.Arbitrary<string>;
-  /** A union member with a plausible value, to put next to the one already there. */
-  unionMember: fc.Arbitrary<{ key: string; value: unknown }>;
+  /** A union member with a plausible value, to put next to the one already there (methods with a union). */
+  unionMember?: fc.Arbitrary<{ key: string; value: unknown }>;
 }
 
 /** One edit of a request: a field removed, replaced, an unknown field added, a union doubled, a clock skew. */
@@ -287,10 +287,14 @@ function editArbFor(shape: RequestShape, maxString: number): fc.Arbitrary<Edit> 
         .tuple(fc.constantFrom(...objectPaths), shape.unknownKey, fc.jsonValue({ maxDepth: 3 }))
         .map(([parent, k, value]): Edit => ({ op: "set", path: [...parent, k], value })),
     },
-    {
-      weight: 2,
-      arbitrary: shape.unionMember.map((m): Edit => ({ op: "set", path: [m.key], value: m.value })),
-    },
+    ...(shape.unionMember
+      ? [
+          {
+            weight: 2,
+            arbitrary: shape.unionMember.map((m): Edit => ({ op: "set", path: [m.key], value: m.value })),
+          },
+        ]
+      : []),
     {
       weight: 1,
       arbitrary: fc
@@ -521,6 +525,15 @@ export const DEMO_VERIFICATIONS: Verification[] = [
 ];
 const DEMO_AMOUNTS = ["728000000", "150000000000", "500000", "95000000000", "1500000000", "1000000", "1"];
 
+/** The PIAID the local stack serves (in INR). */
+export const DEMO_PIAID = "InvisiCashIN_INR";
+/** A request header as Google sends it (requestTimestamp is set from `now` when the case is built). */
+const demoHeader = (requestId: () => string) => ({
+  protocolVersion: { major: 1, minor: 0, revision: 0 },
+  requestId: requestId(),
+  requestTimestamp: "0",
+});
+
 /** The members both methods share, on the demo fixture (PIAID InvisiCashIN_INR, INR), any amount. */
 const demoPaymentArb = (requestId: () => string): fc.Arbitrary<Record<string, unknown>> =>
   fc
@@ -535,12 +548,8 @@ const demoPaymentArb = (requestId: () => string): fc.Arbitrary<Record<string, un
       description: fc.string({ maxLength: 40, unit: "binary" }),
     })
     .map((r) => ({
-      requestHeader: {
-        protocolVersion: { major: 1, minor: 0, revision: 0 },
-        requestId: requestId(),
-        requestTimestamp: "0",
-      },
-      paymentIntegratorAccountId: "InvisiCashIN_INR",
+      requestHeader: demoHeader(requestId),
+      paymentIntegratorAccountId: DEMO_PIAID,
       transactionDescription: r.description,
       currencyCode: "INR",
       amount: r.amount,
@@ -973,6 +982,168 @@ export function demoAccountOf(fop: unknown): string | undefined {
   }
   return undefined;
 }
+
+// ---------------------------------------------------------------- refund
+
+/** Every member the refund schema knows, with its JSON type: all of them required, none nullable. */
+export const REFUND_FIELDS: readonly FieldSpec[] = [
+  ...FIELDS.filter((f) => f.path[0] === "requestHeader"),
+  { path: ["paymentIntegratorAccountId"], type: "string" },
+  { path: ["captureRequestId"], type: "string" },
+  { path: ["currencyCode"], type: "string" },
+  { path: ["refundAmount"], type: "string" },
+];
+const REFUND_KNOWN_KEYS = new Set(REFUND_FIELDS.map((f) => f.path.at(-1)!));
+
+function refundValueFor(path: Path, type: FieldType, maxString: number): fc.Arbitrary<unknown> {
+  const base = valueFor(path, type, maxString);
+  const dotted = path.join(".");
+  if (dotted === "refundAmount") return fc.oneof(base, amountString, amountString, amountString);
+  if (dotted === "captureRequestId") return fc.oneof(base, requestIdString, requestIdString);
+  return base;
+}
+
+/** Member names refund does not know, among them those of the capture methods and of refundResultNotification. */
+export const refundUnknownKey: fc.Arbitrary<string> = fc.oneof(
+  fc.string({ minLength: 1, maxLength: 12 }).filter((k) => !REFUND_KNOWN_KEYS.has(k)),
+  fc.constantFrom(
+    "__proto__",
+    "constructor",
+    "toString",
+    "userLocale",
+    "",
+    "amount",
+    "transactionDescription",
+    "googlePaymentToken",
+    "refundRequestId",
+    "refundResult",
+    "paymentIntegratorRefundId",
+    "paymentIntegratorTransactionId",
+  ),
+);
+
+/** One edit of a refund request (no union: a field removed, retyped, nulled, an unknown one added, a clock skew). */
+export const refundEditArb = ({ maxString = 40 }: EditOptions = {}): fc.Arbitrary<Edit> =>
+  editArbFor({ fields: REFUND_FIELDS, valueFor: refundValueFor, unknownKey: refundUnknownKey }, maxString);
+
+/** Identifiers up to and past their limits (1024 UTF-8 bytes; 100 characters for requestIds) in 1-4 byte characters. */
+export const refundHostileEditsArb = () =>
+  longEditsArb([
+    { path: ["paymentIntegratorAccountId"], prep: [], limit: 1024 },
+    { path: ["captureRequestId"], prep: [], limit: 100 },
+    { path: ["requestHeader", "requestId"], prep: [], limit: 100 },
+  ]);
+
+export const refundDeepEditArb = (maxDepth: number) =>
+  deepEditArbAt(
+    [
+      ["x"],
+      ["requestHeader", "x"],
+      ["requestHeader", "protocolVersion"],
+      ["captureRequestId"],
+      ["refundAmount"],
+    ],
+    maxDepth,
+  );
+
+/** Any refund request the protocol accepts (the capture members' generator, renamed and trimmed). */
+export const validRefundRequestArb: fc.Arbitrary<Record<string, unknown>> = fc
+  .record({
+    payment: validPaymentArb(new Set([...REFUND_KNOWN_KEYS, ...PAYMENT_MEMBERS])),
+    captureRequestId: fc.stringMatching(REQUEST_ID),
+  })
+  .map(({ payment: { transactionDescription: _d, amount, ...rest }, captureRequestId }) => ({
+    ...rest,
+    captureRequestId,
+    refundAmount: amount,
+  }));
+
+/** Refund amounts for the demo stack: mostly small partial refunds, some whole captures, some far too large. */
+export const demoRefundAmountArb: fc.Arbitrary<string> = fc
+  .oneof(
+    { weight: 5, arbitrary: fc.bigInt({ min: 1n, max: 3_000_000n }) },
+    fc.constantFrom(1n, 500_000n, 1_000_000n, 5_000_000n, 728_000_000n),
+    fc.bigInt({ min: 1n, max: INT64_MAX }),
+  )
+  .map(String);
+
+/** A well-formed refund on the demo stack of one of `captureRequestIds` (or of a capture it never saw). */
+export const demoRefundRequestArb = (
+  requestId: () => string,
+  captureRequestIds: readonly string[],
+): fc.Arbitrary<Record<string, unknown>> =>
+  fc
+    .record({
+      captureRequestId: fc.oneof(
+        { weight: 8, arbitrary: fc.constantFrom(...captureRequestIds) },
+        fc.stringMatching(REQUEST_ID),
+      ),
+      refundAmount: demoRefundAmountArb,
+    })
+    .map((r) => ({
+      requestHeader: demoHeader(requestId),
+      paymentIntegratorAccountId: DEMO_PIAID,
+      captureRequestId: r.captureRequestId,
+      currencyCode: "INR",
+      refundAmount: r.refundAmount,
+    }));
+
+// ---------------------------------------------------------------- echo
+
+/** Every member the echo schema knows (clientMessage: any string of up to 4096 UTF-16 units). */
+export const ECHO_FIELDS: readonly FieldSpec[] = [
+  ...FIELDS.filter((f) => f.path[0] === "requestHeader"),
+  { path: ["clientMessage"], type: "string" },
+];
+const ECHO_KNOWN_KEYS = new Set(ECHO_FIELDS.map((f) => f.path.at(-1)!));
+export const ECHO_MESSAGE_LIMIT = 4096;
+
+/** Messages Google may probe with: any text, lone surrogates, control characters, JSON-looking text, at the limit. */
+export const clientMessageArb: fc.Arbitrary<string> = fc.oneof(
+  fc.string({ maxLength: 200, unit: "binary" }),
+  fc.string({ maxLength: 40, unit: "grapheme" }),
+  fc.constantFrom(
+    "",
+    " ",
+    "\u0000",
+    "\ud800",
+    "a\udc00b",
+    '{"requestHeader":{}}',
+    "</script>",
+    "\r\n",
+    "m".repeat(ECHO_MESSAGE_LIMIT),
+    "𝟘".repeat(ECHO_MESSAGE_LIMIT / 2),
+  ),
+);
+
+export const echoEditArb = ({ maxString = 40 }: EditOptions = {}): fc.Arbitrary<Edit> =>
+  editArbFor(
+    {
+      fields: ECHO_FIELDS,
+      valueFor: (path, type, max) =>
+        path[0] === "clientMessage"
+          ? fc.oneof(valueFor(path, type, max), clientMessageArb)
+          : valueFor(path, type, max),
+      unknownKey: fc.oneof(
+        fc.string({ minLength: 1, maxLength: 12 }).filter((k) => !ECHO_KNOWN_KEYS.has(k)),
+        fc.constantFrom("__proto__", "constructor", "serverMessage", "paymentIntegratorAccountId", ""),
+      ),
+    },
+    maxString,
+  );
+
+export const echoHostileEditsArb = () =>
+  longEditsArb([
+    { path: ["clientMessage"], prep: [], limit: ECHO_MESSAGE_LIMIT },
+    { path: ["requestHeader", "requestId"], prep: [], limit: 100 },
+  ]);
+
+export const echoDeepEditArb = (maxDepth: number) =>
+  deepEditArbAt([["x"], ["requestHeader", "x"], ["clientMessage"]], maxDepth);
+
+/** An echo request as Google sends it. */
+export const demoEchoRequestArb = (requestId: () => string): fc.Arbitrary<Record<string, unknown>> =>
+  clientMessageArb.map((clientMessage) => ({ requestHeader: demoHeader(requestId), clientMessage }));
 
 // ---------------------------------------------------------------- corrupted wire bodies
 

@@ -3,7 +3,7 @@ import { describe, test } from "node:test";
 import fc from "fast-check";
 import type { LocalStack } from "../../infra/local/stack.ts";
 import { AsynchronousCaptureResultCode } from "../../shared/protocol/asynchronous-capture.ts";
-import { open, seal } from "../../shared/security/envelope.ts";
+import { seal } from "../../shared/security/envelope.ts";
 import {
   asynchronousCapture,
   asynchronousCaptureRequest,
@@ -32,16 +32,7 @@ import {
   type Edit,
   wireContentTypeArb,
 } from "./arbitraries.ts";
-import {
-  assertErrorResponse,
-  BARE,
-  brief,
-  countRecords,
-  demoBalances,
-  ENVELOPE_CODES,
-  postRaw,
-  SEALED,
-} from "./stack-checks.ts";
+import { answerChecks, brief, countRecords, demoBalances, postRaw } from "./stack-checks.ts";
 
 /**
  * asynchronousCapture over HTTP, through the envelope, on the real local stack: generated and
@@ -61,7 +52,6 @@ const before = { balances: await demoBalances(stack), records: await countRecord
 
 /** The first 200 answer per idempotency key (without its header), and the request it answered. */
 const answered = new Map<string, { answer: Record<string, unknown>; body: Record<string, unknown> }>();
-const tally = { requests: 0, ok: 0, results: new Map<string, number>(), errors: new Map<string, number>() };
 
 const IMMEDIATE_DECLINE: Record<string, string> = {
   ACTIVE: "ACKNOWLEDGED",
@@ -99,8 +89,6 @@ function assertAsynchronousResult(body: Record<string, unknown>) {
     String((body.responseHeader as { responseTimestamp?: unknown }).responseTimestamp),
     /^\d{13}$/,
   );
-  tally.ok += 1;
-  tally.results.set(result, (tally.results.get(result) ?? 0) + 1);
 }
 
 /** Books a 200 answer to the request `json`: a replay must repeat the first answer. */
@@ -112,20 +100,15 @@ function book(json: string, answer: Record<string, unknown>) {
   else answered.set(key, { answer: withoutHeader(answer), body });
 }
 
-/** The answer to a request sealed as Google (so verified): sealed back, never 5xx, well-formed. */
-function assertVerifiedAnswer(json: string, reply: Reply) {
-  tally.requests += 1;
-  const what = `request ${brief(json)}\nanswer ${reply.status} ${brief(reply.text, 300)}`;
-  assert.ok(reply.status < 500, `never a 5xx\n${what}`);
-  assert.equal(reply.sealed, true, `a verified request is answered sealed\n${what}`);
-  if (reply.status === 200) {
-    assertAsynchronousResult(reply.body);
-    book(json, reply.body);
-  } else {
-    assertErrorResponse(reply.status, reply.body, tally.errors);
-  }
-  assert.deepEqual(leaks([reply.text], SECRETS), [], "the answer names no customer secret");
-}
+/** Every answer's checks (stack-checks): a 200 carries an AsynchronousCaptureResultCode and is booked. */
+const { tally, assertVerifiedAnswer, assertWireAnswer, summary } = answerChecks({
+  google,
+  secrets: SECRETS,
+  onOk: (json, body) => {
+    assertAsynchronousResult(body);
+    book(json, body);
+  },
+});
 
 async function sendAsGoogle(c: Case): Promise<Reply> {
   const json = buildWire(c, Date.now());
@@ -144,30 +127,6 @@ async function sendAsGoogle(c: Case): Promise<Reply> {
     assert.deepEqual(got, expected, `the documented answer to ${brief(json)}`);
   }
   return reply;
-}
-
-/**
- * The answer to a raw wire body carrying `plaintext`. Bare when the envelope could not be verified;
- * sealed like any verified answer if the change left it verifiable (framing the signature does not cover).
- */
-async function assertWireAnswer(plaintext: string, reply: Awaited<ReturnType<typeof postRaw>>) {
-  tally.requests += 1;
-  const what = `answer ${reply.status} ${reply.contentType} ${brief(reply.text, 300)}`;
-  assert.ok(reply.status < 500, `never a 5xx: ${what}`);
-  if (reply.contentType === SEALED) {
-    const body = JSON.parse(await open(reply.text, google)) as Record<string, unknown>;
-    if (reply.status === 200) {
-      assertAsynchronousResult(body);
-      book(plaintext, body);
-    } else assertErrorResponse(reply.status, body, tally.errors);
-    return;
-  }
-  assert.equal(reply.contentType, BARE, `an unverifiable request gets a bare answer: ${what}`);
-  assert.notEqual(reply.status, 200, what);
-  const body = JSON.parse(reply.text) as Record<string, unknown>;
-  assertErrorResponse(reply.status, body, tally.errors);
-  assert.ok(ENVELOPE_CODES.includes(body.errorResponseCode as string), `refused for its envelope: ${what}`);
-  assert.deepEqual(leaks([reply.text], SECRETS), []);
 }
 
 // ---------------------------------------------------------------- the properties
@@ -324,11 +283,7 @@ describe("asynchronousCapture fuzz over HTTP: the ledger", () => {
       (tally.results.get("ACKNOWLEDGED") ?? 0) > 10 && tally.results.size > 1,
       "acknowledgements and immediate declines were both answered",
     );
-    t.diagnostic(
-      `asynchronousCapture fuzz: ${tally.requests} requests, ${tally.ok} answered 200 ` +
-        `${JSON.stringify(Object.fromEntries(tally.results))} (${answered.size} records), ` +
-        `errors ${JSON.stringify(Object.fromEntries(tally.errors))}`,
-    );
+    t.diagnostic(`asynchronousCapture fuzz: ${summary()} (${answered.size} records)`);
   });
 });
 

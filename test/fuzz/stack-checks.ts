@@ -1,11 +1,15 @@
 import assert from "node:assert/strict";
 import { ScanCommand, type ScanCommandOutput } from "@aws-sdk/client-dynamodb";
+import type { GoogleReply } from "../../infra/google/client.ts";
 import type { LocalStack } from "../../infra/local/stack.ts";
 import { ErrorResponseCode } from "../../shared/protocol/errors.ts";
+import { open } from "../../shared/security/envelope.ts";
+import type { Keyring } from "../../shared/security/keyring.ts";
 import { balances } from "../support/ledger.ts";
+import { leaks } from "../support/secrets.ts";
 import { DEMO } from "./arbitraries.ts";
 
-/** What the fuzz tests over HTTP (capture, asynchronousCapture, outcome) read from a running stack and check every answer against. */
+/** What the fuzz tests over HTTP (capture, asynchronousCapture, outcome, refund, echo) read from a running stack and check every answer against. */
 
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export const ENVELOPE_CODES = ["INVALID_PAYLOAD_ENCRYPTION", "INVALID_PAYLOAD_SIGNATURE"];
@@ -13,24 +17,8 @@ export const SEALED = "application/octet-stream; charset=utf-8";
 export const BARE = "application/json; charset=utf-8";
 
 /** Records in the stack's captures table. */
-export async function countRecords(stack: LocalStack): Promise<number> {
-  let count = 0;
-  let start: ScanCommandOutput["LastEvaluatedKey"];
-  for (let page = 0; page < 1000; page++) {
-    const out = await stack.dynamodb.send(
-      new ScanCommand({
-        TableName: stack.config.tables.captures,
-        Select: "COUNT",
-        ConsistentRead: true,
-        ...(start && { ExclusiveStartKey: start }),
-      }),
-    );
-    count += out.Count ?? 0;
-    start = out.LastEvaluatedKey;
-    if (!start) return count;
-  }
-  throw new Error("captures table scan did not end");
-}
+export const countRecords = (stack: LocalStack): Promise<number> =>
+  countItems(stack, stack.config.tables.captures);
 
 /** Every balance of every demo account, as "acct CUR" → micros. */
 export async function demoBalances(stack: LocalStack): Promise<Record<string, bigint>> {
@@ -88,3 +76,90 @@ export async function postRaw(
 
 /** A request or answer, shortened for an assertion message. */
 export const brief = (text: string, max = 400) => (text.length > max ? `${text.slice(0, max)}…` : text);
+
+export type RawReply = Awaited<ReturnType<typeof postRaw>>;
+
+/**
+ * The checks every answer of one route gets over HTTP, and their tally. A request sealed as Google is
+ * answered sealed and never with a 5xx: a 200 goes to `onOk` (which checks and books it), anything else
+ * is a documented ErrorResponse. A wire body is answered bare with an envelope error when it no longer
+ * verifies, or like any verified request when the change left it verifiable (framing the signature does
+ * not cover). No answer names a customer secret, except what `echoed` returns of the request itself.
+ */
+export function answerChecks(options: {
+  google: Keyring;
+  secrets: string[];
+  onOk: (plaintext: string, body: Record<string, unknown>) => void;
+  /** Members of a 200 answer that repeat the request (echo's clientMessage), left out of the leak check. */
+  echoed?: readonly string[];
+}) {
+  const { google, secrets, onOk, echoed = [] } = options;
+  const tally = { requests: 0, ok: 0, results: new Map<string, number>(), errors: new Map<string, number>() };
+  const count = (map: Map<string, number>, key: string) => map.set(key, (map.get(key) ?? 0) + 1);
+
+  function assertAnswer(plaintext: string, status: number, body: Record<string, unknown>) {
+    if (status === 200) {
+      onOk(plaintext, body);
+      tally.ok += 1;
+      if (typeof body.result === "string") count(tally.results, body.result);
+      const own = Object.fromEntries(Object.entries(body).filter(([k]) => !echoed.includes(k)));
+      assert.deepEqual(leaks([JSON.stringify(own)], secrets), [], "the answer names no customer secret");
+    } else {
+      assertErrorResponse(status, body, tally.errors);
+      assert.deepEqual(leaks([JSON.stringify(body)], secrets), [], "the answer names no customer secret");
+    }
+  }
+
+  /** The answer to `json` sealed as Google (so verified). */
+  function assertVerifiedAnswer(json: string, reply: GoogleReply) {
+    tally.requests += 1;
+    const what = `request ${brief(json)}\nanswer ${reply.status} ${brief(reply.text, 300)}`;
+    assert.ok(reply.status < 500, `never a 5xx\n${what}`);
+    assert.equal(reply.sealed, true, `a verified request is answered sealed\n${what}`);
+    assertAnswer(json, reply.status, reply.body);
+  }
+
+  /** The answer to a raw wire body that carried `plaintext` before it was changed. */
+  async function assertWireAnswer(plaintext: string, reply: RawReply) {
+    tally.requests += 1;
+    const what = `answer ${reply.status} ${reply.contentType} ${brief(reply.text, 300)}`;
+    assert.ok(reply.status < 500, `never a 5xx: ${what}`);
+    if (reply.contentType === SEALED) {
+      assertAnswer(plaintext, reply.status, JSON.parse(await open(reply.text, google)));
+      return;
+    }
+    assert.equal(reply.contentType, BARE, `an unverifiable request gets a bare answer: ${what}`);
+    assert.notEqual(reply.status, 200, what);
+    const body = JSON.parse(reply.text) as Record<string, unknown>;
+    assertErrorResponse(reply.status, body, tally.errors);
+    assert.ok(ENVELOPE_CODES.includes(body.errorResponseCode as string), `refused for its envelope: ${what}`);
+    assert.deepEqual(leaks([reply.text], secrets), []);
+  }
+
+  /** What was answered, for a test's diagnostic line. */
+  const summary = () =>
+    `${tally.requests} requests, ${tally.ok} answered 200 ${JSON.stringify(Object.fromEntries(tally.results))}, ` +
+    `errors ${JSON.stringify(Object.fromEntries(tally.errors))}`;
+
+  return { tally, assertVerifiedAnswer, assertWireAnswer, summary };
+}
+
+/** Records in one of the stack's tables (a consistent count scan). */
+export async function countItems(stack: LocalStack, table: string): Promise<number> {
+  let count = 0;
+  let start: ScanCommandOutput["LastEvaluatedKey"];
+  for (let page = 0; page < 1000; page++) {
+    const out = await stack.dynamodb.send(
+      new ScanCommand({
+        TableName: table,
+        Select: "COUNT",
+        ConsistentRead: true,
+        ...(start && { ExclusiveStartKey: start }),
+      }),
+    );
+    count += out.Count ?? 0;
+    start = out.LastEvaluatedKey;
+    if (!start) return count;
+  }
+  throw new Error(`${table} scan did not end`);
+}
