@@ -163,7 +163,19 @@ export async function refund(
       const response = replay(snapshot.refund, fingerprint, deps.now());
       return { response, replayed: true, lostRace: attempt > 1, attempts: attempt, record: snapshot.refund };
     }
-    const capture = checkRefundable(request, snapshot.capture);
+    let capture: CaptureRecord;
+    try {
+      capture = checkRefundable(request, snapshot.capture);
+    } catch (refusal) {
+      // The one read is not isolated from a concurrent duplicate's transaction: it can miss this key's
+      // record yet see the capture's refunded total that already counts it. Before refusing, look again.
+      const byRefunds =
+        refusal instanceof ProtocolError && snapshot.capture && capturedMoney(snapshot.capture);
+      const committed = byRefunds ? await deps.store.get(key) : undefined;
+      if (!committed) throw refusal;
+      const response = replay(committed, fingerprint, deps.now());
+      return { response, replayed: true, lostRace: true, attempts: attempt, record: committed };
+    }
     const record = refundRecord(deps, request, key, fingerprint, capture, declined);
     const credit: Credit | undefined = declined
       ? undefined

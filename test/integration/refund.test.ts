@@ -346,7 +346,15 @@ test("REFUND_NOTIFICATIONS=off: a refund owes no notification; one read and one 
   quiet.dynamodbCommands.length = 0;
   const refused = await refund(quiet.url, refundRequest(captureId, String(100n * INR)));
   assert.equal(refused.body.errorResponseCode, "PRECONDITION_VIOLATION");
-  assert.deepEqual(quiet.dynamodbCommands, ["BatchGetItemCommand"], "a refusal: the read, no write");
+  assert.deepEqual(
+    quiet.dynamodbCommands,
+    ["BatchGetItemCommand", "GetItemCommand"],
+    "refused for what remains: the read, then its own key once more (a duplicate may have just committed it), no write",
+  );
+  quiet.dynamodbCommands.length = 0;
+  const unknown = await refund(quiet.url, refundRequest("never-captured", String(INR)));
+  assert.equal(unknown.body.errorResponseCode, "INVALID_IDENTIFIER");
+  assert.deepEqual(quiet.dynamodbCommands, ["BatchGetItemCommand"], "other refusals: the read alone");
   const out = await quiet.dynamodb.send(
     new GetItemCommand({
       TableName: quiet.config.tables.refunds,
