@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { BatchGetItemCommand, DynamoDBClient, TransactWriteItemsCommand } from "@aws-sdk/client-dynamodb";
+import {
+  BatchGetItemCommand,
+  DynamoDBClient,
+  type TransactWriteItemsCommand,
+  UpdateItemCommand,
+} from "@aws-sdk/client-dynamodb";
 import { LOCAL_AWS } from "../../infra/local/local-aws.ts";
 import { DynamoCaptureStore } from "../../shared/adapters/dynamodb/capture-store.ts";
 import { type OutcomeError, recordCaptureOutcome } from "../../shared/domain/capture-outcome-service.ts";
@@ -24,7 +29,7 @@ async function acknowledged() {
 
 /** The real client, with `before` run ahead of the first command of the kind given: latency where races live. */
 function clientWithPause(
-  kind: typeof BatchGetItemCommand | typeof TransactWriteItemsCommand,
+  kind: typeof BatchGetItemCommand | typeof TransactWriteItemsCommand | typeof UpdateItemCommand,
   before: () => Promise<void> | void,
 ) {
   const client = new DynamoDBClient({ ...LOCAL_AWS, endpoint: stack.endpoints.dynamodb });
@@ -68,8 +73,8 @@ describe("the outcome route under unlucky timing", () => {
   test("an expiry that lost to an approval answers the approval that committed, not CAPTURE_EXPIRED", async () => {
     const { id, deadlineMs } = await acknowledged();
     const before = await balance(stack, "acct-demo-main");
-    // Just ahead of this caller's expiry write, another caller (its clock still before the deadline) approves.
-    const store = clientWithPause(TransactWriteItemsCommand, async () => {
+    // Just ahead of this caller's expiry write (an outcome that moves no money is one conditional UpdateItem), another caller (its clock still before the deadline) approves.
+    const store = clientWithPause(UpdateItemCommand, async () => {
       const other = await recordCaptureOutcome(
         { ...stack.deps.outcome, now: () => deadlineMs - 2_000 },
         approve(id),
@@ -93,7 +98,7 @@ describe("the outcome route under unlucky timing", () => {
       rawResult: { rawCode: "U16" },
     };
     const { id: id2, deadlineMs: d2 } = await acknowledged();
-    const store2 = clientWithPause(TransactWriteItemsCommand, async () => {
+    const store2 = clientWithPause(UpdateItemCommand, async () => {
       await recordCaptureOutcome({ ...stack.deps.outcome, now: () => d2 - 2_000 }, approve(id2));
     });
     await assert.rejects(
