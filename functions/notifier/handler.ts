@@ -6,6 +6,7 @@ import { parseNotificationMessage } from "../../shared/adapters/sqs/notification
 import { runtimeConfigFrom } from "../../shared/config.ts";
 import { deliverNotification, retryDelaySeconds } from "../../shared/domain/notifier.ts";
 import { lazyHandler } from "../../shared/http/lazy-handler.ts";
+import { sqsBatchHandler } from "../../shared/http/sqs-batch.ts";
 import { METRICS } from "../../shared/metrics.ts";
 import { type ServiceDeps, serviceDeps } from "../../shared/runtime.ts";
 
@@ -91,14 +92,7 @@ export function createNotifierHandler(
     return { itemIdentifier: record.messageId };
   }
 
-  return async (event: SQSEvent): Promise<SQSBatchResponse> => {
-    try {
-      const results = await Promise.all(event.Records.map(one));
-      return { batchItemFailures: results.filter((r): r is SQSBatchItemFailure => r !== undefined) };
-    } finally {
-      metrics.publishStoredMetrics();
-    }
-  };
+  return sqsBatchHandler(one, metrics);
 }
 
 export const handler = lazyHandler(() => {

@@ -5,6 +5,7 @@ import { parseStatementMessage } from "../../shared/adapters/sqs/statement-queue
 import { runtimeConfigFrom } from "../../shared/config.ts";
 import { reconcileStatement } from "../../shared/domain/reconciler.ts";
 import { lazyHandler } from "../../shared/http/lazy-handler.ts";
+import { sqsBatchHandler } from "../../shared/http/sqs-batch.ts";
 import { METRICS } from "../../shared/metrics.ts";
 import { type ServiceDeps, serviceDeps } from "../../shared/runtime.ts";
 
@@ -58,14 +59,7 @@ export function createReconcilerHandler(
     }
   }
 
-  return async (event: SQSEvent): Promise<SQSBatchResponse> => {
-    try {
-      const results = await Promise.all(event.Records.map(one));
-      return { batchItemFailures: results.filter((r): r is SQSBatchItemFailure => r !== undefined) };
-    } finally {
-      metrics.publishStoredMetrics();
-    }
-  };
+  return sqsBatchHandler(one, metrics);
 }
 
 export const handler = lazyHandler(() => {
