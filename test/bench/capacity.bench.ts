@@ -3,12 +3,14 @@ import { startLocalStack } from "../../infra/local/stack.ts";
 import { asynchronousCapture } from "../../shared/domain/asynchronous-capture-service.ts";
 import { recordCaptureOutcome } from "../../shared/domain/capture-outcome-service.ts";
 import { capture } from "../../shared/domain/capture-service.ts";
+import { refund } from "../../shared/domain/refund-service.ts";
 import { serviceDeps } from "../../shared/runtime.ts";
 import {
   type BenchModule,
   benchAsynchronousCapture,
   benchCapture,
   benchOutcome,
+  benchRefund,
   num,
   silentLogger,
   unsentOutcomeDeps,
@@ -27,7 +29,7 @@ const CASES = {
 } as const;
 type Case = keyof typeof CASES;
 /** The asynchronous flow, in-process only (the outcome route is not Google's: no gateway count here). */
-const ASYNC_CASES = ["acknowledge", "approved", "failed"] as const;
+const ASYNC_CASES = ["acknowledge", "approved", "failed", "refund"] as const;
 type AsyncCase = (typeof ASYNC_CASES)[number];
 
 export interface CaseFigures {
@@ -98,7 +100,12 @@ export const capacityBench: BenchModule = {
       // The asynchronous flow: acknowledge (PENDING), then an outcome that debits or one that moves no
       // money. The queue is a stand-in that accepts every message (SQS is not DynamoDB's bill).
       const outcomeDeps = unsentOutcomeDeps(deps.outcome);
-      const asyncCalls: Record<AsyncCase, MeteredCall[][]> = { acknowledge: [], approved: [], failed: [] };
+      const asyncCalls: Record<AsyncCase, MeteredCall[][]> = {
+        acknowledge: [],
+        approved: [],
+        failed: [],
+        refund: [],
+      };
       const metering = async (c: AsyncCase, work: () => Promise<void>) => {
         metered.meter.reset();
         await work();
@@ -120,6 +127,22 @@ export const capacityBench: BenchModule = {
         });
       }
 
+      // A partial refund of a fresh capture: the refund's own read, its transaction, its notification noted enqueued.
+      for (let i = 0; i < repetitions; i++) {
+        const captured = benchCapture(TOKEN, CASES.fresh.amount);
+        const { response } = await capture(deps.capture, captured);
+        if (response.result !== "SUCCESS")
+          throw new Error(`capture for the refund answered ${response.result}`);
+        const captureRequestId = (captured.requestHeader as { requestId: string }).requestId;
+        await metering("refund", async () => {
+          const out = await refund(
+            { ...deps.refund, queue: { enqueue: async () => {} } },
+            benchRefund(captureRequestId, "500000"),
+          );
+          if (out.response.result !== "SUCCESS") throw new Error(`refund answered ${out.response.result}`);
+        });
+      }
+
       const figures = Object.fromEntries([
         ...(Object.keys(CASES) as Case[]).map((c) => [c, summarise(gateway[c], calls[c])]),
         ...ASYNC_CASES.map((c) => [c, summarise(undefined, asyncCalls[c])]),
@@ -136,6 +159,7 @@ export const capacityBench: BenchModule = {
         acknowledge: "asynchronousCapture acknowledged (PENDING record)",
         approved: "outcome APPROVED (debit) + notification marked enqueued",
         failed: "outcome FAILED (no money moves) + notification marked enqueued",
+        refund: "refund (partial, SUCCESS) + its refundResultNotification marked enqueued",
       };
       const asyncCommands = (c: AsyncCase) =>
         commandsOf(asyncCalls[c].map((calls) => calls.map((x) => x.command)));
@@ -166,11 +190,11 @@ export const capacityBench: BenchModule = {
         ],
         notes: [
           "Requests: counted twice, through the gateway from `stack.dynamodbCommands` (the real handler) and in-process; the two agree or this module fails.",
-          'Capacity: in-process, `capture(deps.capture, body)` (and `asynchronousCapture`, `recordCaptureOutcome`) with deps from `serviceDeps(config, { dynamodb })` on a client whose middleware sets `ReturnConsumedCapacity: "TOTAL"` and sums `ConsumedCapacity`, against the same tables. DynamoDB Local does return ConsumedCapacity, but it bills 0 for a BatchGetItem key that finds no item, 0 for a ConditionCheck, and nothing for index writes, where DynamoDB bills them; so the RRU/WRU columns are computed from the sizes of the items involved with DynamoDB\'s published rules: strongly consistent read 1 RRU per 4 KB per key, a key that finds no item 1 RRU; a standard write (PutItem, UpdateItem) 1 WRU per 1 KB of the larger of the item before and after, a transactional write 2 WRU per 1 KB per item; a write to the sparse KEYS_ONLY `sweep` index 1 WRU when the item enters or leaves it, 2 when its index key moves (delete + put), none when it stays; and one rule the AWS developer guide does not spell out: a ConditionCheck billed as a transactional write of its item (2 WRU; the layout no longer uses one on the capture path). A conditional write whose condition fails is billed as if it wrote. The reported column is shown for comparison only.',
-          "Fresh writes the capture record and the account item (balance and the day and month spend counters on it) in one TransactWriteItems of 2 items; the instrument is not checked in the write (an instrument change bumps the account's configVersion, which the debit conditions on). A decline is the record alone in one conditional PutItem; a replay only reads. An asynchronous capture is acknowledged with a conditional PutItem of the PENDING record (which enters the sweep index); an APPROVED outcome reads the record (GetItem) and the instrument + account (BatchGetItem), then writes the record and the debit in one 2-item transaction; a FAILED outcome is one conditional UpdateItem; both then mark the notification enqueued (UpdateItem, the record leaves the index). The notifier's own reads and writes per delivery are not in these rows.",
+          'Capacity: in-process, `capture(deps.capture, body)` (and `asynchronousCapture`, `recordCaptureOutcome`) with deps from `serviceDeps(config, { dynamodb })` on a client whose middleware sets `ReturnConsumedCapacity: "TOTAL"` and sums `ConsumedCapacity`, against the same tables. DynamoDB Local does return ConsumedCapacity, but it bills 0 for a BatchGetItem key that finds no item, 0 for a ConditionCheck, and nothing for index writes, where DynamoDB bills them; so the RRU/WRU columns are computed from the sizes of the items involved with DynamoDB\'s published rules: strongly consistent read 1 RRU per 4 KB per key, a key that finds no item 1 RRU; a standard write (PutItem, UpdateItem) 1 WRU per 1 KB of the larger of the item before and after, a transactional write 2 WRU per 1 KB per item; a write to a sparse index (`sweep`, KEYS_ONLY; `settlement`, a few small attributes projected, the index the reconciliation of a statement queries by day) 1 WRU when the item enters or leaves it, 2 when its index key moves (delete + put), none when it stays; and one rule the AWS developer guide does not spell out: a ConditionCheck billed as a transactional write of its item (2 WRU; the layout no longer uses one on the capture path). A conditional write whose condition fails is billed as if it wrote. The reported column is shown for comparison only.',
+          "Fresh writes the capture record and the account item (balance and the day and month spend counters on it) in one TransactWriteItems of 2 items; the instrument is not checked in the write (an instrument change bumps the account's configVersion, which the debit conditions on). A decline is the record alone in one conditional PutItem; a replay only reads. An asynchronous capture is acknowledged with a conditional PutItem of the PENDING record (which enters the sweep index); an APPROVED outcome reads the record (GetItem) and the instrument + account (BatchGetItem), then writes the record and the debit in one 2-item transaction; a FAILED outcome is one conditional UpdateItem; both then mark the notification enqueued (UpdateItem, the record leaves the index). A refund reads its own key and the capture (BatchGetItem), writes its record, the capture's refunded total and the credit in one 3-item transaction, then marks its refundResultNotification enqueued (UpdateItem). A record that moved money (a SUCCESS capture, an approved outcome, a SUCCESS refund) also enters the `settlement` index. The notifier's own reads and writes per delivery are not in these rows.",
         ],
         headlines: [
-          `DynamoDB per capture (published rules): fresh ${figures.fresh.requests} requests, ${num(figures.fresh.rru, 0)} RRU + ${num(figures.fresh.wru, 0)} WRU; replay ${figures.replay.requests} request, ${num(figures.replay.rru, 0)} RRU; decline ${figures.decline.requests} requests, ${num(figures.decline.rru, 0)} RRU + ${num(figures.decline.wru, 0)} WRU; asynchronous, approved: acknowledge ${num(figures.acknowledge.rru, 0)} RRU + ${num(figures.acknowledge.wru, 0)} WRU, then the outcome ${num(figures.approved.rru, 0)} RRU + ${num(figures.approved.wru, 0)} WRU (${num(figures.failed.rru, 0)} RRU + ${num(figures.failed.wru, 0)} WRU when it moves no money).`,
+          `DynamoDB per capture (published rules): fresh $figures.fresh.requestsrequests, $num(figures.fresh.rru, 0)RRU + $num(figures.fresh.wru, 0)WRU; replay $figures.replay.requestsrequest, $num(figures.replay.rru, 0)RRU; decline $figures.decline.requestsrequests, $num(figures.decline.rru, 0)RRU + $num(figures.decline.wru, 0)WRU; asynchronous, approved: acknowledge $num(figures.acknowledge.rru, 0)RRU + $num(figures.acknowledge.wru, 0)WRU, then the outcome $num(figures.approved.rru, 0)RRU + $num(figures.approved.wru, 0)WRU (${num(figures.failed.rru, 0)} RRU + ${num(figures.failed.wru, 0)} WRU when it moves no money).`,
         ],
         data: figures,
       };
@@ -189,7 +213,7 @@ function summarise(gatewayRuns: string[][] | undefined, inProcessRuns: MeteredCa
   if (gatewayRuns) {
     const gatewayCount = gatewayRuns.reduce((s, r) => s + r.length, 0) / gatewayRuns.length;
     if (gatewayCount !== requests)
-      throw new Error(`requests per capture differ: ${gatewayCount} via the gateway, ${requests} in-process`);
+      throw new Error(`requests per capture differ: $gatewayCountvia the gateway, $requestsin-process`);
   }
   return {
     gatewayCommands: gatewayRuns?.[0] ?? [],

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Logger } from "@aws-lambda-powertools/logger";
-import { asynchronousCaptureBody, captureBody, newRequestId } from "../../infra/google/client.ts";
+import { asynchronousCaptureBody, captureBody, newRequestId, refundBody } from "../../infra/google/client.ts";
 import { DEMO_LEDGER } from "../../infra/local/stack.ts";
 import type { OutcomeDeps } from "../../shared/domain/capture-outcome-service.ts";
 
@@ -79,6 +79,16 @@ export const benchOutcome = (captureRequestId: string, approved = true) =>
         captureResultCode: "USER_EXITED_PAYMENT_FLOW",
         rawResult: { rawCode: "U16" },
       };
+
+/** A refund of `refundAmount` micros of the capture `captureRequestId`, as Google sends it. */
+export const benchRefund = (captureRequestId: string, refundAmount: string) =>
+  refundBody({
+    piaid: PIAID,
+    captureRequestId,
+    refundAmount,
+    currency: "INR",
+    requestId: newRequestId("bench-refund"),
+  });
 
 /** Outcome deps whose queue accepts every message and sends none: SQS is not what these figures are about. */
 export const unsentOutcomeDeps = (deps: OutcomeDeps): OutcomeDeps => ({
