@@ -108,6 +108,9 @@ async function bundle(entry: string, outdir: string): Promise<BundleFigures> {
 }
 
 /** An API Gateway HTTP API (payload 2.0) event for POST `path`, binary bodies base64-encoded as API Gateway does. */
+/** The role the bench's outcome events come from, and the only one the outcome function admits here. */
+const OUTCOME_CALLER = "arn:aws:iam::000000000000:role/bench-outcome-reporter";
+
 export function apiGatewayEvent(
   wire: string,
   contentType: string,
@@ -321,6 +324,8 @@ export const bundlesBench: BenchModule = {
         // The plain-JSON comparison cannot claim to be Lambda: a deployed function refuses that codec.
         ...(codec === "openpgp" && { AWS_LAMBDA_FUNCTION_NAME: name }),
         AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(definition?.memoryMb ?? 512),
+        // The outcome function admits only the integrator's roles, as deployed (shared/http/caller.ts).
+        OUTCOME_CALLER_ARNS: OUTCOME_CALLER,
       };
     };
     /** PENDING asynchronous captures, acknowledged through the local gateway (as Google's requests would be). */
@@ -355,13 +360,18 @@ export const bundlesBench: BenchModule = {
       "capture-outcome": {
         // The integrator's systems call it with JSON (IAM-signed in the cloud; the event is what API Gateway passes on).
         events: async () =>
-          (await pendingCaptures(2)).map((id) =>
-            apiGatewayEvent(
+          (await pendingCaptures(2)).map((id) => {
+            const event = apiGatewayEvent(
               JSON.stringify(benchOutcome(id)),
               "application/json",
               "/internal/v1/captureOutcome",
-            ),
-          ),
+            );
+            // The caller's identity, as API Gateway passes it on after IAM authorisation.
+            (event.requestContext as unknown as Record<string, unknown>).authorizer = {
+              iam: { userArn: OUTCOME_CALLER },
+            };
+            return event;
+          }),
         check: async (report) => {
           for (const answer of [report.first, report.last] as HttpAnswer[]) {
             const body = JSON.parse(answer.body) as { captureResult?: { captureResultCode?: string } };

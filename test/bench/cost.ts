@@ -6,7 +6,9 @@ import { type BenchModule, ms, num, type Stats, usd } from "./common.ts";
 export const PRICES = {
   lambdaArmGbSecond: 0.0000133334,
   lambdaRequestsPerMillion: 0.2,
-  httpApiRequestsPerMillion: 1.0,
+  /** The deployed edge (infra/cdk, DEPLOY.md "Edge"): a regional REST API behind WAF. */
+  restApiRequestsPerMillion: 3.5,
+  wafRequestsPerMillion: 0.6,
   dynamoWruPerMillion: 0.625,
   dynamoRruPerMillion: 0.125,
 };
@@ -26,7 +28,7 @@ function perMillion(line: CostLine, memoryMb: number) {
   const billedMs = Math.ceil(line.durationMs); // Lambda bills duration in 1 ms increments
   const lambdaCompute = 1e6 * (memoryMb / 1024) * (billedMs / 1000) * PRICES.lambdaArmGbSecond;
   const lambdaRequests = PRICES.lambdaRequestsPerMillion;
-  const apiGateway = PRICES.httpApiRequestsPerMillion;
+  const apiGateway = PRICES.restApiRequestsPerMillion + PRICES.wafRequestsPerMillion;
   const dynamo = line.rru * PRICES.dynamoRruPerMillion + line.wru * PRICES.dynamoWruPerMillion;
   return {
     billedMs,
@@ -172,7 +174,7 @@ export const costBench: BenchModule = {
             "billed ms",
             "Lambda compute",
             "Lambda requests",
-            "HTTP API",
+            "REST API + WAF",
             "RRU / WRU per capture",
             "DynamoDB",
             "total",
@@ -181,10 +183,10 @@ export const costBench: BenchModule = {
         },
       ],
       notes: [
-        `Prices (us-east-1 list, on-demand): Lambda arm64 $${PRICES.lambdaArmGbSecond} per GB-second and $${PRICES.lambdaRequestsPerMillion.toFixed(2)} per million requests; API Gateway HTTP API $${PRICES.httpApiRequestsPerMillion.toFixed(2)} per million requests; DynamoDB on-demand $${PRICES.dynamoWruPerMillion} per million write request units and $${PRICES.dynamoRruPerMillion} per million read request units (transactional writes 2 WRU per KB, strongly consistent reads 1 RRU per 4 KB). No free tier, no data transfer, no CloudWatch Logs (one JSON line per request), no Secrets Manager (keyring re-read every 300 s per warm instance).`,
+        `Prices (us-east-1 list, on-demand): Lambda arm64 $${PRICES.lambdaArmGbSecond} per GB-second and $${PRICES.lambdaRequestsPerMillion.toFixed(2)} per million requests; API Gateway REST API $${PRICES.restApiRequestsPerMillion.toFixed(2)} per million requests and WAF $${PRICES.wafRequestsPerMillion.toFixed(2)} per million requests (the deployed edge; the baseline is priced behind the same edge, which any bank's deployment needs; WAF's monthly web ACL and rule fees are not per request and left out); DynamoDB on-demand $${PRICES.dynamoWruPerMillion} per million write request units and $${PRICES.dynamoRruPerMillion} per million read request units (transactional writes 2 WRU per KB, strongly consistent reads 1 RRU per 4 KB). No free tier, no data transfer, no CloudWatch Logs (one JSON line per request), no Secrets Manager (keyring re-read every 300 s per warm instance).`,
         `Lambda: ${memoryMb} MB arm64 (infra/resources.ts)${rss ? `; measured peak RSS of a warm process over the loop: ${num(rss / 1024, 1)} MiB` : ""}. Duration estimate = in-process capture p50 measured in module 4 (sequential; replay and decline timed the same way) + server-side envelope p50 from module 1 (${ms(envelopeMs)} ms), rounded up to the billed 1 ms. That is this machine's figure on DynamoDB Local, not a Lambda measurement.`,
         `Sensitivity: at ${memoryMb} MB a function has about ${memoryMb}/${MB_PER_VCPU} of a vCPU; if the CPU-bound envelope ran ${num(cpuFactor, 2)}× slower there (an assumption, not measured), a fresh capture would bill ${slowEnvelope.billedMs} ms and cost ${usd(slowEnvelope.total)} per million in total (Lambda compute ${usd(slowEnvelope.lambdaCompute)}).`,
-        "Request units per capture come from module 3 (ours) and module 4 (baseline), computed with DynamoDB's published rules from the measured item sizes; cold first captures of a token (one more read) are rare and left out. The asynchronous rows are per invocation (the outcome route is internal: JSON, no envelope, still behind the HTTP API); an approved asynchronous capture is the two together, and its notification adds the notifier's invocation and SQS, not costed here.",
+        "Request units per capture come from module 3 (ours) and module 4 (baseline), computed with DynamoDB's published rules from the measured item sizes; cold first captures of a token (one more read) are rare and left out. The asynchronous rows are per invocation (the outcome route is internal: JSON, no envelope, behind its own IAM-only REST API and WAF); an approved asynchronous capture is the two together, and its notification adds the notifier's invocation and SQS, not costed here.",
       ],
       headlines: [
         `Estimated cost per million fresh captures: ours ${usd(byName("ours, fresh").total)} (DynamoDB ${usd(byName("ours, fresh").dynamo)} of it), the Powertools baseline ${usd(byName("baseline (Powertools), fresh").total)} (DynamoDB ${usd(byName("baseline (Powertools), fresh").dynamo)}): ours/baseline ${num(byName("ours, fresh").total / byName("baseline (Powertools), fresh").total, 3)}× in all, ${num(byName("ours, fresh").dynamo / byName("baseline (Powertools), fresh").dynamo, 3)}× DynamoDB; a decline ${usd(byName("ours, decline").total)}, a replay ${usd(byName("ours, replay").total)}, an approved asynchronous capture ${usd(asyncApproved.total)} (two invocations).`,
