@@ -1,12 +1,13 @@
 /**
  * The CDK app (cdk.json "app"). `npx cdk deploy -c env=prod` builds one environment's stack;
- * `-c env=all` builds all three (npm run synth). infra/cdk/DEPLOY.md says how to deploy.
+ * `-c env=all` builds all three (npm run synth); each environment's settings are infra/cdk/environments/NAME.json. infra/cdk/DEPLOY.md says how to deploy.
  */
 import { App } from "aws-cdk-lib";
-import { addEnvironments } from "./gsp-app.ts";
 
 const app = new App();
 try {
+  // Imported here: a missing or broken environment file is one sentence, like any other refusal.
+  const { addEnvironments } = await import("./gsp-app.ts");
   addEnvironments(app, app.node.tryGetContext("env"));
   app.synth();
 } catch (error) {
