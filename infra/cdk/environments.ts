@@ -16,6 +16,9 @@ const REPO_ROOT = join(import.meta.dirname, "../..");
 export const ENVIRONMENT_NAMES = ["dev", "sandbox", "prod"] as const;
 export type EnvironmentName = (typeof ENVIRONMENT_NAMES)[number];
 
+/** Google's production host: an environment that calls it is production, where no smoke key is trusted. */
+export const GOOGLE_PRODUCTION_URL = "https://vgw.googleapis.com";
+
 const positiveInt = v.pipe(v.number(), v.integer(), v.minValue(1));
 const ianaTimeZone = timeZone;
 const httpsUrl = v.pipe(
@@ -125,6 +128,22 @@ export const EnvironmentConfig = v.pipe(
       /** If set, the Google-facing API only admits these source ranges (Google's published egress ranges). */
       googleSourceCidrs: v.optional(v.pipe(v.array(cidr), v.minLength(1))),
     }),
+    /**
+     * The smoke test's identity in a non-prod environment (`npm run smoke -- --env NAME`): a keypair only
+     * this environment's Google keyring trusts, and a dedicated smoke account's token (captured, replayed, refunded).
+     */
+    smoke: v.optional(
+      v.strictObject({
+        /** Secrets Manager: the smoke private key (armored), whose public half is appended to secrets.googleKeys. */
+        keySecret: secretName,
+        /** Secrets Manager: our public key(s), the public half of secrets.ourKeys, which the smoke test encrypts to. */
+        integratorPublicKeySecret: secretName,
+        /** The dedicated smoke account's token in this environment's ledger (never a customer's). */
+        googlePaymentToken: v.pipe(v.string(), v.minLength(1)),
+        /** Micros captured and refunded again by each run. */
+        amount: v.optional(v.pipe(v.string(), v.regex(/^[1-9]\d{0,17}$/, "must be micros")), "1000000"),
+      }),
+    ),
     customDomain: v.optional(
       v.strictObject({
         domainName: v.pipe(v.string(), v.regex(/^([a-z0-9-]+\.)+[a-z]{2,}$/, "must be a DNS name")),
@@ -135,6 +154,10 @@ export const EnvironmentConfig = v.pipe(
       }),
     ),
   }),
+  v.check(
+    (e) => !(e.smoke && e.googleBaseUrl === GOOGLE_PRODUCTION_URL),
+    `smoke must not be set where googleBaseUrl is Google's production (${GOOGLE_PRODUCTION_URL}): only non-prod keyrings may trust the smoke key`,
+  ),
   v.check(
     (e) => !e.customDomain || e.customDomain.certificateArn.split(":")[3] === e.region,
     "customDomain.certificateArn must be in the environment's region (the API's custom domain is regional)",
