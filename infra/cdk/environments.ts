@@ -240,18 +240,26 @@ export function findPlaceholders(name: string, raw: unknown, dir = ENVIRONMENTS_
   return found;
 }
 
-/** Checks one environment's configuration; throws one sentence per problem, naming the field and the file. */
-export function parseEnvironment(name: string, raw: unknown, dir = ENVIRONMENTS_DIR): EnvironmentConfig {
-  const result = v.safeParse(EnvironmentConfig, raw);
+/** Checks a settings file's content against its schema; throws one sentence naming each bad field and the file. */
+export function parseSettings<S extends v.GenericSchema>(
+  schema: S,
+  what: string,
+  file: string,
+  raw: unknown,
+): v.InferOutput<S> {
+  const result = v.safeParse(schema, raw);
   if (!result.success) {
     const problems = result.issues
       .map((i) => `${v.getDotPath(i) ?? "config"} ${i.input === undefined ? "is missing" : i.message}`)
       .join("; ");
-    throw new Error(
-      `invalid configuration for environment "${name}" (${environmentFile(name, dir)}): ${problems}`,
-    );
+    throw new Error(`invalid configuration for ${what} (${file}): ${problems}`);
   }
   return result.output;
+}
+
+/** Checks one environment's configuration; throws one sentence per problem, naming the field and the file. */
+export function parseEnvironment(name: string, raw: unknown, dir = ENVIRONMENTS_DIR): EnvironmentConfig {
+  return parseSettings(EnvironmentConfig, `environment "${name}"`, environmentFile(name, dir), raw);
 }
 
 /** `-c env=…`: one environment, or `all` of them. */

@@ -1,13 +1,19 @@
 import { Annotations, type App } from "aws-cdk-lib";
 import {
+  ENVIRONMENT_NAMES,
   ENVIRONMENTS,
+  type EnvironmentConfig,
   type EnvironmentName,
+  environmentFile,
   findPlaceholders,
   parseEnvironment,
+  parseSettings,
+  readEnvironmentFile,
   selectEnvironments,
 } from "./environments.ts";
 import { GspStack } from "./gsp-stack.ts";
 import { addNagChecks } from "./nag.ts";
+import { GspPipelineStack, PipelineConfig, pipelineStackId } from "./pipeline.ts";
 
 /** The stack id of an environment (`cdk deploy Gsp-prod`), and its CloudFormation name. */
 export const stackId = (name: EnvironmentName) => `Gsp-${name}`;
@@ -23,11 +29,11 @@ export function placeholdersAllowed(app: App, selector: unknown): boolean {
 }
 
 /** Refuses (or, where allowed, only warns about) example values left in the environments' files. */
-export function checkPlaceholders(
-  names: readonly EnvironmentName[],
+export function checkPlaceholders<N extends string>(
+  names: readonly N[],
   configs: Record<string, unknown>,
   allowed: boolean,
-): Map<EnvironmentName, string[]> {
+): Map<N, string[]> {
   const byName = new Map(names.map((name) => [name, findPlaceholders(name, configs[name])]));
   const found = [...byName.values()].flat();
   if (found.length > 0 && !allowed) {
@@ -65,5 +71,33 @@ export function addEnvironments(
       Annotations.of(stack).addWarningV2("gsp:placeholder", sentence);
     }
     return stack;
+  });
+}
+
+/**
+ * `-c pipeline=true`: the pipeline stack alone (infra/cdk/pipeline.ts), which deploys every
+ * environment in its own account. Placeholders are refused unless `-c allowPlaceholders=true`.
+ */
+export function addPipeline(
+  app: App,
+  configs: Record<EnvironmentName, unknown> = ENVIRONMENTS,
+  pipelineRaw: unknown = readEnvironmentFile("pipeline"),
+): GspPipelineStack {
+  const environments = Object.fromEntries(
+    ENVIRONMENT_NAMES.map((name) => [name, parseEnvironment(name, configs[name])]),
+  ) as Record<EnvironmentName, EnvironmentConfig>;
+  const pipeline = parseSettings(PipelineConfig, "the pipeline", environmentFile("pipeline"), pipelineRaw);
+  const flag = app.node.tryGetContext("allowPlaceholders");
+  checkPlaceholders(
+    [...ENVIRONMENT_NAMES, "pipeline"],
+    { ...configs, pipeline: pipelineRaw },
+    flag === true || flag === "true",
+  );
+  addNagChecks(app);
+  return new GspPipelineStack(app, pipelineStackId, {
+    env: { account: pipeline.account, region: pipeline.region },
+    description: "Delivery pipeline of the Google Standard Payments integrator (dev → sandbox → prod)",
+    pipeline,
+    environments,
   });
 }

@@ -7,6 +7,7 @@ import {
   Table,
   TableEncryption,
 } from "aws-cdk-lib/aws-dynamodb";
+import { AccountPrincipal, PolicyStatement, Role } from "aws-cdk-lib/aws-iam";
 import type { IKey } from "aws-cdk-lib/aws-kms";
 import type { RetentionDays } from "aws-cdk-lib/aws-logs";
 import { type ISecret, Secret } from "aws-cdk-lib/aws-secretsmanager";
@@ -40,6 +41,8 @@ export const VISIBILITY_TO_TIMEOUT_RATIO = 6;
 export interface GspStackProps extends StackProps {
   stage: string;
   config: EnvironmentConfig;
+  /** The pipeline's account, whose smoke step assumes this stage's smoke role (infra/cdk/pipeline.ts); none by hand. */
+  smokeRunnerAccount?: string;
 }
 
 /**
@@ -225,7 +228,36 @@ export class GspStack extends Stack {
       alarmOnNoGoogleTraffic: config.alarmOnNoGoogleTraffic,
       keyRemovalPolicy: dataRemoval,
     });
+    if (props.smokeRunnerAccount) this.smokeRole(props.smokeRunnerAccount, keys);
     this.acknowledgeCommonFindings();
+  }
+
+  /**
+   * What `npm run smoke -- --env <stage>` needs in this account, for the pipeline account to assume:
+   * find the queues (GetQueueUrl), read the smoke key and our public key (non-prod), or, for prod's
+   * outbound echo to Google, the two keyrings, as `ops google echo` does.
+   */
+  private smokeRole(pipelineAccount: string, keys: { own: ISecret; google: ISecret }) {
+    const role = new Role(this, "SmokeRole", {
+      roleName: `${this.prefix}smoke`,
+      assumedBy: new AccountPrincipal(pipelineAccount),
+      description: `npm run smoke -- --env ${this.stage}, from the pipeline account`,
+    });
+    role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ["sqs:GetQueueUrl"],
+        resources: [this.queues.notifications.queueArn, this.deadLetterQueues.notifications!.queueArn],
+      }),
+    );
+    const smoke = this.config.smoke;
+    const secrets = smoke
+      ? [
+          Secret.fromSecretNameV2(this, "SmokeKey", smoke.keySecret),
+          Secret.fromSecretNameV2(this, "SmokeIntegratorPublicKey", smoke.integratorPublicKeySecret),
+        ]
+      : [keys.own, keys.google];
+    for (const secret of secrets) secret.grantRead(role);
+    this.keys.grant(role, "keyrings", ["kms:Decrypt"]);
   }
 
   private table(id: string, definition: TableDefinition, retain: boolean, key: IKey): Table {

@@ -87,6 +87,8 @@ export class GspApi extends Construct {
   readonly waf: EdgeWaf;
   readonly methods = new Map<string, Method>();
   readonly domainName: DomainName | undefined;
+  /** The base URL its callers use (the pipeline's smoke step reads it). */
+  readonly urlOutput: CfnOutput;
 
   constructor(scope: Construct, id: string, props: GspApiProps) {
     super(scope, id);
@@ -165,7 +167,7 @@ export class GspApi extends Construct {
         stage: this.api.deploymentStage,
       });
     }
-    new CfnOutput(this, "Url", {
+    this.urlOutput = new CfnOutput(this, "Url", {
       value: props.customDomain ? `https://${props.customDomain.domainName}` : this.api.url,
       description: `Base URL of ${props.routes.map((r) => r.path).join(", ")}`,
     });
