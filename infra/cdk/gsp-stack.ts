@@ -29,6 +29,7 @@ import {
   tables,
 } from "../resources.ts";
 import { FUNCTION_ACCESS } from "./access.ts";
+import { CanaryReleases } from "./constructs/canary.ts";
 import { GspApi } from "./constructs/gsp-api.ts";
 import { GspFunction } from "./constructs/gsp-function.ts";
 import { GspKeys } from "./constructs/keys.ts";
@@ -74,6 +75,13 @@ function mapValues<K extends string, D, R>(definitions: Record<K, D>, build: (ke
   ) as Record<K, R>;
 }
 
+/** Released by canary: every function Google calls, and the notifier, which calls Google. */
+export const CANARIED: ReadonlySet<FunctionName> = new Set(
+  (Object.keys(functions) as FunctionName[]).filter(
+    (name) => (functions[name] as FunctionDefinition).servesGoogle || name === "notifier",
+  ),
+);
+
 const capitalized = (name: string) => `${name[0]!.toUpperCase()}${name.slice(1)}`;
 
 const attribute = (key: KeyAttribute) => ({
@@ -95,6 +103,8 @@ export class GspStack extends Stack {
   readonly googleApi: GspApi;
   readonly outcomeApi: GspApi;
   readonly monitoring: Monitoring;
+  /** Each Google-facing function and the notifier: released by canary, rolled back by its alarms. */
+  readonly canaries: CanaryReleases;
 
   constructor(scope: Construct, id: string, props: GspStackProps) {
     super(scope, id, props);
@@ -168,6 +178,7 @@ export class GspStack extends Stack {
         reservedConcurrency: (config.reservedConcurrency as Partial<Record<FunctionName, number>>)[name],
         access: FUNCTION_ACCESS[name],
         allowedCallers: iamFunctions.has(name) ? config.outcomeCallers : undefined,
+        canary: CANARIED.has(name),
       });
     }
     this.functions = built;
@@ -227,6 +238,22 @@ export class GspStack extends Stack {
       sweeperEveryMinutes: functions.sweeper.schedule.everyMinutes,
       alarmOnNoGoogleTraffic: config.alarmOnNoGoogleTraffic,
       keyRemovalPolicy: dataRemoval,
+      canaried: [...CANARIED],
+    });
+    const alarm = (name: string) => this.monitoring.alarms.get(name)!;
+    this.canaries = new CanaryReleases(this, "Canaries", {
+      prefix: this.prefix,
+      functions: [...CANARIED].map((name) => ({
+        fn: this.functions[name],
+        alarms: [
+          alarm(`${name}-errors`),
+          alarm(`${name}-duration-p99`),
+          // Google's side of a bad release: 5xx, envelope refusals (Google-facing); Google refusing us (the notifier).
+          ...(name === "notifier"
+            ? [alarm("google-verification-failed")]
+            : [alarm("api-5xx"), alarm("envelope-rejected-spike")]),
+        ],
+      })),
     });
     if (props.smokeRunnerAccount) this.smokeRole(props.smokeRunnerAccount, keys);
     this.acknowledgeCommonFindings();

@@ -183,7 +183,7 @@ export class GspApi extends Construct {
     const resource = this.api.root.resourceForPath(route.path);
     const method = resource.addMethod(
       route.method,
-      new LambdaIntegration(target.function, { proxy: true, allowTestInvoke: false }),
+      new LambdaIntegration(target.invoked, { proxy: true, allowTestInvoke: false }),
       { authorizationType: route.auth === "iam" ? AuthorizationType.IAM : AuthorizationType.NONE },
     );
     this.methods.set(`${route.method} ${route.path}`, method);
