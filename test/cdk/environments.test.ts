@@ -30,6 +30,13 @@ const emptyApp = () => {
   cleanups.push(made.cleanup);
   return made.app;
 };
+/** infra/cdk/app.ts as the CDK CLI runs it, with this context. */
+const runApp = (context: Record<string, unknown>) =>
+  spawnSync(process.execPath, [join(REPO_ROOT, "infra/cdk/app.ts")], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, CDK_CONTEXT_JSON: JSON.stringify(context) },
+    encoding: "utf8",
+  });
 const withOverride = (env: EnvironmentName, override: Record<string, unknown>) => ({
   ...ENVIRONMENTS,
   [env]: { ...ENVIRONMENTS[env], ...override },
@@ -173,11 +180,7 @@ describe("environments", () => {
   });
 
   it("infra/cdk/app.ts exits non-zero with one sentence when no environment is chosen", () => {
-    const run = spawnSync(process.execPath, [join(REPO_ROOT, "infra/cdk/app.ts")], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, CDK_CONTEXT_JSON: JSON.stringify({ env: "staging" }) },
-      encoding: "utf8",
-    });
+    const run = runApp({ env: "staging" });
     assert.equal(run.status, 1, run.stderr);
     assert.match(
       run.stderr,
@@ -346,11 +349,7 @@ describe("environment files (infra/cdk/environments/NAME.json)", () => {
   });
 
   it("cdk deploy's synthesis of one environment (app.ts -c env=prod) exits 1 naming the placeholders", () => {
-    const run = spawnSync(process.execPath, [join(REPO_ROOT, "infra/cdk/app.ts")], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, CDK_CONTEXT_JSON: JSON.stringify({ env: "prod" }) },
-      encoding: "utf8",
-    });
+    const run = runApp({ env: "prod" });
     assert.equal(run.status, 1, run.stderr);
     assert.match(
       run.stderr,
