@@ -16,7 +16,7 @@ import {
   readEnvironmentFile,
   selectEnvironments,
 } from "../../infra/cdk/environments.ts";
-import { addEnvironments, placeholdersAllowed } from "../../infra/cdk/gsp-app.ts";
+import { addEnvironments, addPipeline, placeholdersAllowed } from "../../infra/cdk/gsp-app.ts";
 import { assertConsumerFits, GspStack } from "../../infra/cdk/gsp-stack.ts";
 import { functions, queues } from "../../infra/resources.ts";
 import { newApp, REPO_ROOT } from "./synth.ts";
@@ -335,6 +335,33 @@ describe("environment files (infra/cdk/environments/NAME.json)", () => {
       },
     );
     assert.equal(app.node.children.length, 0, "no stack was built");
+  });
+
+  it("the pipeline refuses placeholders in its own file and the environments' unless allowed, and a bad source", () => {
+    const { app, cleanup } = newApp();
+    cleanups.push(cleanup);
+    app.node.setContext("allowPlaceholders", false);
+    assert.throws(
+      () => addPipeline(app),
+      (error: Error) => {
+        assert.match(error.message, /infra\/cdk\/environments\/dev\.json: account is still a placeholder/);
+        assert.match(
+          error.message,
+          /infra\/cdk\/environments\/pipeline\.json: source\.connectionArn is still a placeholder \("arn:aws:codestar-connections:ap-south-1:444444444444:connection\/0{8}-/,
+        );
+        return true;
+      },
+    );
+    assert.equal(app.node.children.length, 0, "no stack was built");
+    assert.throws(
+      () =>
+        addPipeline(emptyApp(), ENVIRONMENTS, {
+          account: "444444444444",
+          region: "ap-south-1",
+          source: { kind: "github" },
+        }),
+      /^Error: invalid configuration for the pipeline \(infra\/cdk\/environments\/pipeline\.json\): source\.kind /,
+    );
   });
 
   it("unset, placeholders are refused for one environment (a deployment) and allowed for -c env=all (npm run synth)", () => {
