@@ -2,6 +2,8 @@
  * The deployed environments: one typed, valibot-checked object (ARCHITECTURE.md, decision 8).
  * Everything else about a resource (names, keys, timeouts, memory) comes from infra/resources.ts.
  */
+import { readFileSync } from "node:fs";
+import { join, relative } from "node:path";
 import { RetentionDays } from "aws-cdk-lib/aws-logs";
 import * as v from "valibot";
 import { MessageCodecName, RUNTIME_DEFAULTS, timeZone } from "../../shared/config.ts";
@@ -9,8 +11,13 @@ import { isRoleArn } from "../../shared/http/caller.ts";
 import { currencyCode } from "../../shared/protocol/common.ts";
 import { type FunctionName, functions } from "../resources.ts";
 
+const REPO_ROOT = join(import.meta.dirname, "../..");
+
 export const ENVIRONMENT_NAMES = ["dev", "sandbox", "prod"] as const;
 export type EnvironmentName = (typeof ENVIRONMENT_NAMES)[number];
+
+/** Google's production host: an environment that calls it is production, where no smoke key is trusted. */
+export const GOOGLE_PRODUCTION_URL = "https://vgw.googleapis.com";
 
 const positiveInt = v.pipe(v.number(), v.integer(), v.minValue(1));
 const ianaTimeZone = timeZone;
@@ -87,7 +94,6 @@ export const EnvironmentConfig = v.pipe(
     messageCodec: v.optional(deployedCodec, "openpgp"),
     /** Where captureResultNotification goes (sandbox and production differ). */
     googleBaseUrl: httpsUrl,
-    /** Secrets Manager secret names; each SecretString is an armored keyring. */
     /** Secrets Manager secret names; the keyrings' SecretString is an armored keyring, the OTP pepper's ≥ 32 random bytes (base64). */
     secrets: v.strictObject({ ourKeys: secretName, googleKeys: secretName, otpPepper: secretName }),
     keyringTtlSeconds: v.optional(positiveInt, RUNTIME_DEFAULTS.keyringTtlSeconds),
@@ -122,6 +128,22 @@ export const EnvironmentConfig = v.pipe(
       /** If set, the Google-facing API only admits these source ranges (Google's published egress ranges). */
       googleSourceCidrs: v.optional(v.pipe(v.array(cidr), v.minLength(1))),
     }),
+    /**
+     * The smoke test's identity in a non-prod environment (`npm run smoke -- --env NAME`): a keypair only
+     * this environment's Google keyring trusts, and a dedicated smoke account's token (captured, replayed, refunded).
+     */
+    smoke: v.optional(
+      v.strictObject({
+        /** Secrets Manager: the smoke private key (armored), whose public half is appended to secrets.googleKeys. */
+        keySecret: secretName,
+        /** Secrets Manager: our public key(s), the public half of secrets.ourKeys, which the smoke test encrypts to. */
+        integratorPublicKeySecret: secretName,
+        /** The dedicated smoke account's token in this environment's ledger (never a customer's). */
+        googlePaymentToken: v.pipe(v.string(), v.minLength(1)),
+        /** Micros captured and refunded again by each run. */
+        amount: v.optional(v.pipe(v.string(), v.regex(/^[1-9]\d{0,17}$/, "must be micros")), "1000000"),
+      }),
+    ),
     customDomain: v.optional(
       v.strictObject({
         domainName: v.pipe(v.string(), v.regex(/^([a-z0-9-]+\.)+[a-z]{2,}$/, "must be a DNS name")),
@@ -133,129 +155,111 @@ export const EnvironmentConfig = v.pipe(
     ),
   }),
   v.check(
+    (e) => !(e.smoke && e.googleBaseUrl === GOOGLE_PRODUCTION_URL),
+    `smoke must not be set where googleBaseUrl is Google's production (${GOOGLE_PRODUCTION_URL}): only non-prod keyrings may trust the smoke key`,
+  ),
+  v.check(
     (e) => !e.customDomain || e.customDomain.certificateArn.split(":")[3] === e.region,
     "customDomain.certificateArn must be in the environment's region (the API's custom domain is regional)",
   ),
 );
 export type EnvironmentConfig = v.InferOutput<typeof EnvironmentConfig>;
 
-/**
- * Account ids, e-mail addresses, the outcome callers' roles, the domain and the certificate below are placeholders: replace
- * them with the integrator's own before the first deploy (infra/cdk/DEPLOY.md).
- */
-export const ENVIRONMENTS: Record<EnvironmentName, v.InferInput<typeof EnvironmentConfig>> = {
-  dev: {
-    account: "111111111111",
-    region: "ap-south-1",
-    piaids: { InvisiCashIN_INR: "INR" },
-    googleBaseUrl: "https://vgw.sandbox.google.com",
-    secrets: {
-      ourKeys: "gsp/dev/integrator-private-keyring",
-      googleKeys: "gsp/dev/google-public-keyring",
-      otpPepper: "gsp/dev/otp-pepper",
-    },
-    captureDeadlineSeconds: 600,
-    statementAcceptance: "auto",
-    ledgerTimeZone: "Asia/Kolkata",
-    alarmEmail: "gsp-alarms-dev@example.com",
-    logRetentionDays: 14,
-    retainData: false,
-    api: { throttlingRateLimit: 20, throttlingBurstLimit: 40 },
-    outcomeCallers: ["arn:aws:iam::111111111111:role/integrator-outcome-reporter"],
-    reservedConcurrency: {
-      capture: 5,
-      asynchronousCapture: 5,
-      refund: 5,
-      echo: 2,
-      captureOutcome: 5,
-      notifier: 5,
-      remittanceStatementNotification: 2,
-      reconciler: 2,
-    },
-    waf: { rateLimitPer5Minutes: 1000, maxBodyBytes: 16 * 1024 },
-  },
-  sandbox: {
-    account: "222222222222",
-    region: "ap-south-1",
-    piaids: { InvisiCashIN_INR: "INR" },
-    googleBaseUrl: "https://vgw.sandbox.google.com",
-    secrets: {
-      ourKeys: "gsp/sandbox/integrator-private-keyring",
-      googleKeys: "gsp/sandbox/google-public-keyring",
-      otpPepper: "gsp/sandbox/otp-pepper",
-    },
-    captureDeadlineSeconds: 600,
-    statementAcceptance: "auto",
-    ledgerTimeZone: "Asia/Kolkata",
-    alarmEmail: "gsp-alarms-sandbox@example.com",
-    logRetentionDays: 30,
-    retainData: false,
-    api: { throttlingRateLimit: 50, throttlingBurstLimit: 100 },
-    outcomeCallers: ["arn:aws:iam::222222222222:role/integrator-outcome-reporter"],
-    reservedConcurrency: {
-      capture: 10,
-      asynchronousCapture: 10,
-      refund: 5,
-      echo: 2,
-      captureOutcome: 10,
-      notifier: 5,
-      sweeper: 1,
-      remittanceStatementNotification: 2,
-      reconciler: 2,
-    },
-    waf: { rateLimitPer5Minutes: 3000, maxBodyBytes: 16 * 1024 },
-  },
-  prod: {
-    account: "333333333333",
-    region: "ap-south-1",
-    piaids: { InvisiCashIN_INR: "INR" },
-    googleBaseUrl: "https://vgw.googleapis.com",
-    secrets: {
-      ourKeys: "gsp/prod/integrator-private-keyring",
-      googleKeys: "gsp/prod/google-public-keyring",
-      otpPepper: "gsp/prod/otp-pepper",
-    },
-    captureDeadlineSeconds: 600,
-    // An operator accepts every statement in production (`ops statements accept`).
-    statementAcceptance: "operator",
-    ledgerTimeZone: "Asia/Kolkata",
-    alarmEmail: "gsp-alarms@example.com",
-    logRetentionDays: 365,
-    retainData: true,
-    alarmOnNoGoogleTraffic: true,
-    api: { throttlingRateLimit: 500, throttlingBurstLimit: 1000 },
-    outcomeCallers: ["arn:aws:iam::333333333333:role/integrator-outcome-reporter"],
-    // Each route's functions have their own share; one sweep at a time; the notifier's calls to Google bounded.
-    reservedConcurrency: {
-      capture: 100,
-      asynchronousCapture: 100,
-      refund: 20,
-      // Google calls echo a few times a minute at most.
-      echo: 5,
-      captureOutcome: 50,
-      notifier: 20,
-      sweeper: 1,
-      // A statement or two a day per PIAID.
-      remittanceStatementNotification: 2,
-      reconciler: 2,
-    },
-    // Add Google's published egress ranges as googleSourceCidrs once onboarding confirms them.
-    waf: { rateLimitPer5Minutes: 30000, maxBodyBytes: 16 * 1024 },
-    customDomain: {
-      domainName: "gsp.invisicash.example.com",
-      certificateArn: "arn:aws:acm:ap-south-1:333333333333:certificate/00000000-0000-0000-0000-000000000000",
-    },
-  },
-};
+/** Where the integrator keeps each environment's settings: one JSON file per environment, e.g. environments/prod.json. */
+export const ENVIRONMENTS_DIR = join(import.meta.dirname, "environments");
 
-/** Checks one environment's configuration; throws one sentence per problem, naming the field. */
-export function parseEnvironment(name: string, raw: unknown): EnvironmentConfig {
-  const result = v.safeParse(EnvironmentConfig, raw);
+/** The file of one environment, as a sentence names it (relative to the repository). */
+export const environmentFile = (name: string, dir = ENVIRONMENTS_DIR) =>
+  relative(REPO_ROOT, join(dir, `${name}.json`)) || join(dir, `${name}.json`);
+
+/** Reads one environment's file; a missing or unreadable file is one sentence naming it. */
+export function readEnvironmentFile(name: string, dir = ENVIRONMENTS_DIR): EnvironmentInput {
+  const file = environmentFile(name, dir);
+  let text: string;
+  try {
+    text = readFileSync(join(dir, `${name}.json`), "utf8");
+  } catch {
+    throw new Error(`environment "${name}": ${file} is missing: copy another environment's file and edit it`);
+  }
+  try {
+    return JSON.parse(text) as EnvironmentInput;
+  } catch (error) {
+    throw new Error(`environment "${name}": ${file} is not valid JSON (${(error as Error).message})`);
+  }
+}
+
+export type EnvironmentInput = v.InferInput<typeof EnvironmentConfig>;
+
+/** The environments as their files say (checked at synthesis by parseEnvironment and findPlaceholders). */
+export const ENVIRONMENTS: Record<EnvironmentName, EnvironmentInput> = Object.fromEntries(
+  ENVIRONMENT_NAMES.map((name) => [name, readEnvironmentFile(name)]),
+) as Record<EnvironmentName, EnvironmentInput>;
+
+/** Account ids documentation and examples use (111111111111, 123456789012): never a real account of the integrator. */
+const placeholderAccount = (id: string) => /^(\d)\1{11}$/.test(id) || id === "123456789012";
+/** Names reserved for examples (RFC 2606 / 6761): example.com, .net, .org, *.example, *.test, *.invalid. */
+const placeholderHost = (host: string) =>
+  /(^|\.)example\.(com|net|org)$/i.test(host) || /\.(example|test|invalid)$/i.test(host);
+
+/** Why a value is one of the file's examples rather than the integrator's own, if it is. */
+function placeholderReason(value: string): string | undefined {
+  if (placeholderAccount(value)) return "an example account id";
+  const arnAccount = /^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:(\d{12}):/.exec(value)?.[1];
+  if (arnAccount && placeholderAccount(arnAccount)) return `an ARN in the example account ${arnAccount}`;
+  if (/:certificate\/0{8}-0{4}-0{4}-0{4}-0{12}$/.test(value)) return "an example certificate";
+  const email = /^[^@\s]+@([^@\s]+)$/.exec(value)?.[1];
+  if (email && placeholderHost(email)) return `an address at ${email}, a domain reserved for examples`;
+  const host =
+    /^https?:\/\/([^/:]+)/.exec(value)?.[1] ??
+    (/^([a-z0-9-]+\.)+[a-z]{2,}$/i.test(value) ? value : undefined);
+  if (host && placeholderHost(host)) return `${host} is a domain reserved for examples`;
+  return undefined;
+}
+
+/**
+ * Every value of an environment's file that is still an example (accounts, e-mail, certificate,
+ * Google URL, roles, domain), each as one sentence naming the field and the file.
+ */
+export function findPlaceholders(name: string, raw: unknown, dir = ENVIRONMENTS_DIR): string[] {
+  const file = environmentFile(name, dir);
+  const found: string[] = [];
+  const walk = (value: unknown, path: string) => {
+    if (typeof value === "string") {
+      const reason = placeholderReason(value);
+      if (reason) {
+        found.push(
+          `${file}: ${path} is still a placeholder (${JSON.stringify(value)}: ${reason}); put the integrator's own value there`,
+        );
+      }
+    } else if (value && typeof value === "object") {
+      // Arrays too: their entries are named by index (outcomeCallers.0).
+      for (const [key, item] of Object.entries(value)) walk(item, path ? `${path}.${key}` : key);
+    }
+  };
+  walk(raw, "");
+  return found;
+}
+
+/** Checks a settings file's content against its schema; throws one sentence naming each bad field and the file. */
+export function parseSettings<S extends v.GenericSchema>(
+  schema: S,
+  what: string,
+  file: string,
+  raw: unknown,
+): v.InferOutput<S> {
+  const result = v.safeParse(schema, raw);
   if (!result.success) {
-    const problems = result.issues.map((i) => `${v.getDotPath(i) ?? "config"} ${i.message}`).join("; ");
-    throw new Error(`invalid configuration for environment "${name}": ${problems}`);
+    const problems = result.issues
+      .map((i) => `${v.getDotPath(i) ?? "config"} ${i.input === undefined ? "is missing" : i.message}`)
+      .join("; ");
+    throw new Error(`invalid configuration for ${what} (${file}): ${problems}`);
   }
   return result.output;
+}
+
+/** Checks one environment's configuration; throws one sentence per problem, naming the field and the file. */
+export function parseEnvironment(name: string, raw: unknown, dir = ENVIRONMENTS_DIR): EnvironmentConfig {
+  return parseSettings(EnvironmentConfig, `environment "${name}"`, environmentFile(name, dir), raw);
 }
 
 /** `-c env=…`: one environment, or `all` of them. */

@@ -7,6 +7,7 @@ import {
   Table,
   TableEncryption,
 } from "aws-cdk-lib/aws-dynamodb";
+import { AccountPrincipal, PolicyStatement, Role } from "aws-cdk-lib/aws-iam";
 import type { IKey } from "aws-cdk-lib/aws-kms";
 import type { RetentionDays } from "aws-cdk-lib/aws-logs";
 import { type ISecret, Secret } from "aws-cdk-lib/aws-secretsmanager";
@@ -28,6 +29,7 @@ import {
   tables,
 } from "../resources.ts";
 import { FUNCTION_ACCESS } from "./access.ts";
+import { CanaryReleases } from "./constructs/canary.ts";
 import { GspApi } from "./constructs/gsp-api.ts";
 import { GspFunction } from "./constructs/gsp-function.ts";
 import { GspKeys } from "./constructs/keys.ts";
@@ -40,6 +42,8 @@ export const VISIBILITY_TO_TIMEOUT_RATIO = 6;
 export interface GspStackProps extends StackProps {
   stage: string;
   config: EnvironmentConfig;
+  /** The pipeline's account, whose smoke step assumes this stage's smoke role (infra/cdk/pipeline.ts); none by hand. */
+  smokeRunnerAccount?: string;
 }
 
 /**
@@ -71,6 +75,13 @@ function mapValues<K extends string, D, R>(definitions: Record<K, D>, build: (ke
   ) as Record<K, R>;
 }
 
+/** Released by canary: every function Google calls, and the notifier, which calls Google. */
+export const CANARIED: ReadonlySet<FunctionName> = new Set(
+  (Object.keys(functions) as FunctionName[]).filter(
+    (name) => (functions[name] as FunctionDefinition).servesGoogle || name === "notifier",
+  ),
+);
+
 const capitalized = (name: string) => `${name[0]!.toUpperCase()}${name.slice(1)}`;
 
 const attribute = (key: KeyAttribute) => ({
@@ -92,6 +103,8 @@ export class GspStack extends Stack {
   readonly googleApi: GspApi;
   readonly outcomeApi: GspApi;
   readonly monitoring: Monitoring;
+  /** Each Google-facing function and the notifier: released by canary, rolled back by its alarms. */
+  readonly canaries: CanaryReleases;
 
   constructor(scope: Construct, id: string, props: GspStackProps) {
     super(scope, id, props);
@@ -165,6 +178,7 @@ export class GspStack extends Stack {
         reservedConcurrency: (config.reservedConcurrency as Partial<Record<FunctionName, number>>)[name],
         access: FUNCTION_ACCESS[name],
         allowedCallers: iamFunctions.has(name) ? config.outcomeCallers : undefined,
+        canary: CANARIED.has(name),
       });
     }
     this.functions = built;
@@ -224,8 +238,53 @@ export class GspStack extends Stack {
       sweeperEveryMinutes: functions.sweeper.schedule.everyMinutes,
       alarmOnNoGoogleTraffic: config.alarmOnNoGoogleTraffic,
       keyRemovalPolicy: dataRemoval,
+      canaried: [...CANARIED],
     });
+    const alarm = (name: string) => this.monitoring.alarms.get(name)!;
+    this.canaries = new CanaryReleases(this, "Canaries", {
+      prefix: this.prefix,
+      functions: [...CANARIED].map((name) => ({
+        fn: this.functions[name],
+        alarms: [
+          alarm(`${name}-errors`),
+          alarm(`${name}-duration-p99`),
+          // Google's side of a bad release: 5xx, envelope refusals (Google-facing); Google refusing us (the notifier).
+          ...(name === "notifier"
+            ? [alarm("google-verification-failed")]
+            : [alarm("api-5xx"), alarm("envelope-rejected-spike")]),
+        ],
+      })),
+    });
+    if (props.smokeRunnerAccount) this.smokeRole(props.smokeRunnerAccount, keys);
     this.acknowledgeCommonFindings();
+  }
+
+  /**
+   * What `npm run smoke -- --env <stage>` needs in this account, for the pipeline account to assume:
+   * find the queues (GetQueueUrl), read the smoke key and our public key (non-prod), or, for prod's
+   * outbound echo to Google, the two keyrings, as `ops google echo` does.
+   */
+  private smokeRole(pipelineAccount: string, keys: { own: ISecret; google: ISecret }) {
+    const role = new Role(this, "SmokeRole", {
+      roleName: `${this.prefix}smoke`,
+      assumedBy: new AccountPrincipal(pipelineAccount),
+      description: `npm run smoke -- --env ${this.stage}, from the pipeline account`,
+    });
+    role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ["sqs:GetQueueUrl"],
+        resources: [this.queues.notifications.queueArn, this.deadLetterQueues.notifications!.queueArn],
+      }),
+    );
+    const smoke = this.config.smoke;
+    const secrets = smoke
+      ? [
+          Secret.fromSecretNameV2(this, "SmokeKey", smoke.keySecret),
+          Secret.fromSecretNameV2(this, "SmokeIntegratorPublicKey", smoke.integratorPublicKeySecret),
+        ]
+      : [keys.own, keys.google];
+    for (const secret of secrets) secret.grantRead(role);
+    this.keys.grant(role, "keyrings", ["kms:Decrypt"]);
   }
 
   private table(id: string, definition: TableDefinition, retain: boolean, key: IKey): Table {

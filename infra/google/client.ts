@@ -44,7 +44,8 @@ export async function callIntegrator(
 ): Promise<GoogleReply> {
   const plaintext = options.rawPlaintext ?? JSON.stringify(body);
   const wire = options.keyring ? await seal(plaintext, options.keyring) : plaintext;
-  const res = await fetch(new URL(path, baseUrl), {
+  // Relative to the base, so a stage path survives (https://….execute-api….amazonaws.com/live + /v1/echo).
+  const res = await fetch(new URL(path.replace(/^\//, ""), baseUrl.endsWith("/") ? baseUrl : `${baseUrl}/`), {
     method: "POST",
     headers: {
       "content-type": options.keyring ? "application/octet-stream; charset=utf-8" : "application/json",

@@ -43,6 +43,15 @@ before(() => {
 after(() => synth?.cleanup());
 
 const functionNames = Object.keys(functions) as FunctionName[];
+/** Every function Google calls, and the notifier: released by canary. */
+const CANARIED_FUNCTIONS: FunctionName[] = [
+  "capture",
+  "asynchronousCapture",
+  "refund",
+  "echo",
+  "notifier",
+  "remittanceStatementNotification",
+];
 const template = (env: EnvironmentName): Template => synth.templates[env];
 const resource = (env: EnvironmentName, id: string) => {
   const found = template(env).toJSON().Resources[id];
@@ -304,7 +313,21 @@ describe("notifications queue", () => {
       );
       template(env).hasResourceProperties("AWS::Lambda::EventSourceMapping", {
         EventSourceArn: { "Fn::GetAtt": [logicalId(stack.queues.notifications), "Arn"] },
-        FunctionName: { Ref: logicalId(stack.functions.notifier.function) },
+        // The live alias: a canary release shifts the queue's traffic too.
+        FunctionName: {
+          "Fn::Join": [
+            "",
+            [
+              {
+                "Fn::Select": [
+                  6,
+                  { "Fn::Split": [":", { Ref: logicalId(stack.functions.notifier.alias!) }] },
+                ],
+              },
+              ":live",
+            ],
+          ],
+        },
         BatchSize: functions.notifier.consumes.batchSize,
         FunctionResponseTypes: ["ReportBatchItemFailures"],
         ScalingConfig: { MaximumConcurrency: functions.notifier.consumes.maxConcurrency },
@@ -352,11 +375,18 @@ describe("APIs and edge", () => {
         assert.equal((p.Integration as { Type: string }).Type, "AWS_PROXY");
         const uri = JSON.stringify((p.Integration as { Uri: unknown }).Uri);
         assert.match(uri, /:apigateway:[a-z0-9-]+:lambda:path\/2015-03-31\/functions\//);
+        // Google's routes invoke the live alias (canary releases), never $LATEST; the outcome route its function.
+        const target = stack.functions[route.function];
+        assert.equal(target.alias !== undefined, route.auth === "envelope", route.path);
         assert.ok(
           uri.includes(
-            JSON.stringify({ "Fn::GetAtt": [logicalId(stack.functions[route.function].function), "Arn"] }),
+            JSON.stringify(
+              target.alias
+                ? { Ref: logicalId(target.alias) }
+                : { "Fn::GetAtt": [logicalId(target.function), "Arn"] },
+            ),
           ),
-          `${route.path} invokes ${route.function}`,
+          `${route.path} invokes ${route.function}${target.alias ? "'s live alias" : ""}`,
         );
       }
     });
@@ -708,6 +738,7 @@ describe("monitoring", () => {
     "outcome-api-5xx",
     ...(env === "prod" ? ["google-traffic-stopped"] : []),
     "capture-latency-p99",
+    ...CANARIED_FUNCTIONS.map((f) => `${f}-duration-p99`),
     "keys-skipped",
     "key-expires-within-30-days",
   ];
@@ -931,4 +962,91 @@ describe("cdk-nag", () => {
     const paths = new Set(synth.stacks.dev.node.root.node.findAll().map((c) => c.node.path.split("/")[0]));
     for (const env of ENVIRONMENT_NAMES) assert.ok(paths.has(`Gsp-${env}`), `${env} was checked`);
   });
+});
+
+describe("canary releases", () => {
+  for (const env of ENVIRONMENT_NAMES) {
+    it(`${env}: each Google-facing function and the notifier sits behind its live alias, on the version this deploy published`, () => {
+      const stack = synth.stacks[env];
+      assert.deepEqual(
+        functionNames.filter((n) => stack.functions[n].alias),
+        CANARIED_FUNCTIONS,
+      );
+      template(env).resourceCountIs("AWS::Lambda::Alias", CANARIED_FUNCTIONS.length);
+      for (const name of CANARIED_FUNCTIONS) {
+        const alias = resource(env, logicalId(stack.functions[name].alias!)) as unknown as {
+          Properties: {
+            Name: string;
+            FunctionName: unknown;
+            FunctionVersion: { "Fn::GetAtt": [string, string] };
+          };
+          UpdatePolicy: { CodeDeployLambdaAliasUpdate: { DeploymentGroupName: unknown } };
+        };
+        assert.equal(alias.Properties.Name, "live");
+        assert.deepEqual(alias.Properties.FunctionName, { Ref: logicalId(stack.functions[name].function) });
+        assert.equal(
+          resource(env, alias.Properties.FunctionVersion["Fn::GetAtt"][0]).Type,
+          "AWS::Lambda::Version",
+        );
+        // CloudFormation hands the alias to CodeDeploy instead of moving it at once.
+        assert.deepEqual(alias.UpdatePolicy.CodeDeployLambdaAliasUpdate.DeploymentGroupName, {
+          Ref: logicalId(stack.canaries.groups.get(name)!),
+        });
+      }
+    });
+
+    it(`${env}: one deployment group per canaried function: 10 % for 5 minutes, rolled back by that function's alarms`, () => {
+      const stack = synth.stacks[env];
+      const groups = template(env).findResources("AWS::CodeDeploy::DeploymentGroup");
+      assert.equal(Object.keys(groups).length, CANARIED_FUNCTIONS.length);
+      const alarmRef = (name: string) => ({ Ref: logicalId(stack.monitoring.alarms.get(name)!) });
+      for (const name of CANARIED_FUNCTIONS) {
+        const p = resource(env, logicalId(stack.canaries.groups.get(name)!)).Properties as Record<
+          string,
+          unknown
+        >;
+        assert.equal(p.DeploymentGroupName, `gsp-${env}-${name}`);
+        assert.equal(p.DeploymentConfigName, "CodeDeployDefault.LambdaCanary10Percent5Minutes");
+        assert.deepEqual(p.AutoRollbackConfiguration, {
+          Enabled: true,
+          Events: ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_REQUEST", "DEPLOYMENT_STOP_ON_ALARM"],
+        });
+        const expected = [
+          `${name}-errors`,
+          `${name}-duration-p99`,
+          ...(name === "notifier" ? ["google-verification-failed"] : ["api-5xx", "envelope-rejected-spike"]),
+        ];
+        const alarms = p.AlarmConfiguration as { Enabled: boolean; Alarms: { Name: unknown }[] };
+        assert.equal(alarms.Enabled, true);
+        assert.deepEqual(
+          alarms.Alarms.map((a) => a.Name),
+          expected.map(alarmRef),
+          name,
+        );
+      }
+    });
+
+    it(`${env}: each canaried function's duration alarm watches its live alias, at half its timeout`, () => {
+      for (const name of CANARIED_FUNCTIONS) {
+        const stack = synth.stacks[env];
+        const alarm = Object.values(
+          template(env).findResources("AWS::CloudWatch::Alarm", {
+            Properties: { AlarmName: `gsp-${env}-${name}-duration-p99` },
+          }),
+        )[0]!.Properties;
+        assert.equal(alarm.MetricName, "Duration");
+        assert.equal(alarm.ExtendedStatistic, "p99");
+        assert.equal(alarm.Threshold, (functions[name].timeoutSeconds * 1000) / 2);
+        assert.deepEqual(
+          (alarm.Dimensions as { Name: string }[]).map((d) => d.Name).sort(),
+          ["FunctionName", "Resource"],
+          "the alias's own metric",
+        );
+        assert.match(
+          JSON.stringify(alarm.Dimensions),
+          new RegExp(`${logicalId(stack.functions[name].function)}.*:live`),
+        );
+      }
+    });
+  }
 });

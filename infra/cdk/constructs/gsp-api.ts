@@ -87,6 +87,8 @@ export class GspApi extends Construct {
   readonly waf: EdgeWaf;
   readonly methods = new Map<string, Method>();
   readonly domainName: DomainName | undefined;
+  /** The base URL its callers use (the pipeline's smoke step reads it). */
+  readonly urlOutput: CfnOutput;
 
   constructor(scope: Construct, id: string, props: GspApiProps) {
     super(scope, id);
@@ -165,7 +167,7 @@ export class GspApi extends Construct {
         stage: this.api.deploymentStage,
       });
     }
-    new CfnOutput(this, "Url", {
+    this.urlOutput = new CfnOutput(this, "Url", {
       value: props.customDomain ? `https://${props.customDomain.domainName}` : this.api.url,
       description: `Base URL of ${props.routes.map((r) => r.path).join(", ")}`,
     });
@@ -181,7 +183,7 @@ export class GspApi extends Construct {
     const resource = this.api.root.resourceForPath(route.path);
     const method = resource.addMethod(
       route.method,
-      new LambdaIntegration(target.function, { proxy: true, allowTestInvoke: false }),
+      new LambdaIntegration(target.invoked, { proxy: true, allowTestInvoke: false }),
       { authorizationType: route.auth === "iam" ? AuthorizationType.IAM : AuthorizationType.NONE },
     );
     this.methods.set(`${route.method} ${route.path}`, method);

@@ -5,7 +5,7 @@ import type { ITable } from "aws-cdk-lib/aws-dynamodb";
 import { Rule, Schedule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
 import { PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
-import { Architecture, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
+import { Alias, Architecture, type IFunction, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import { NodejsFunction, OutputFormat, SourceMapMode } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
@@ -59,7 +59,12 @@ export interface GspFunctionProps {
   access: FunctionAccess;
   /** Roles allowed to call it, for a function behind an IAM route (it checks them itself too). */
   allowedCallers?: readonly string[] | undefined;
+  /** Served through the `live` alias, which CodeDeploy shifts to each new version (canary releases). */
+  canary?: boolean;
 }
+
+/** The alias API Gateway and the event source invoke for a canaried function. */
+export const LIVE_ALIAS = "live";
 
 /**
  * One Lambda function of infra/resources.ts with the project's defaults baked in (Node 24 on
@@ -72,6 +77,10 @@ export class GspFunction extends Construct {
   readonly function: NodejsFunction;
   readonly logGroup: LogGroup;
   readonly role: Role;
+  /** The `live` alias of a canaried function (CodeDeploy moves it), else undefined. */
+  readonly alias: Alias | undefined;
+  /** What its callers invoke: the alias when canaried, never $LATEST then. */
+  readonly invoked: IFunction;
 
   constructor(scope: Construct, id: string, props: GspFunctionProps) {
     super(scope, id);
@@ -138,6 +147,10 @@ export class GspFunction extends Construct {
         banner: REQUIRE_BANNER,
       },
     });
+    this.alias = props.canary
+      ? new Alias(this, "Live", { aliasName: LIVE_ALIAS, version: this.function.currentVersion })
+      : undefined;
+    this.invoked = this.alias ?? this.function;
     this.bindTables(resources, props.access);
     this.bindConsumer(resources.queues);
     this.bindSchedule();
@@ -260,7 +273,7 @@ export class GspFunction extends Construct {
     const consumes = this.definition.consumes;
     if (!consumes) return;
     // grantConsumeMessages (done by the event source) includes sqs:ChangeMessageVisibility, which the retry delay needs.
-    this.function.addEventSource(
+    this.invoked.addEventSource(
       new SqsEventSource(all[consumes.queue], {
         batchSize: consumes.batchSize,
         maxConcurrency: consumes.maxConcurrency,
@@ -272,7 +285,8 @@ export class GspFunction extends Construct {
       reason:
         "Invoked by an SQS event source mapping, never asynchronously: a failed message goes back to its queue and, after maxReceiveCount tries, to the queue's DLQ",
     });
-    Validations.of(this.function).acknowledge({
+    // On the mapping's parent: the function, or its live alias when canaried.
+    Validations.of(this.invoked).acknowledge({
       id: "Serverless-LambdaEventSourceMappingDestination",
       reason:
         "SQS event source mappings take no on-failure destination; the queue's redrive policy moves a message to the DLQ after maxReceiveCount tries",

@@ -41,6 +41,7 @@ export const RUNBOOKS = {
   captureLatency: "capture-latency",
   keys: "keys-skipped-or-near-expiry",
   statementsNotReconciled: "statements-not-reconciled",
+  canaryRolledBack: "canary-rolled-back",
 } as const;
 export type Runbook = (typeof RUNBOOKS)[keyof typeof RUNBOOKS];
 
@@ -84,6 +85,8 @@ export interface MonitoringProps {
   /** Alarm when Google's traffic stops (production). */
   alarmOnNoGoogleTraffic: boolean;
   keyRemovalPolicy: RemovalPolicy;
+  /** Functions released by canary (behind their `live` alias): each gets a p99 latency alarm on that alias. */
+  canaried?: readonly FunctionName[];
 }
 
 interface AlarmOptions {
@@ -248,6 +251,17 @@ export class Monitoring extends Construct {
         fn.function.metricThrottles({ period: fiveMinutes, statistic: Stats.SUM }),
         0,
         { runbook: RUNBOOKS.functionThrottles },
+      );
+    }
+    for (const name of props.canaried ?? []) {
+      const fn = functions[name];
+      const thresholdMs = (fn.definition.timeoutSeconds * 1000) / 2;
+      alarm(
+        `${name}-duration-p99`,
+        `p99 duration of ${name} through its live alias is over ${thresholdMs} ms (half its timeout) in 2 of 3 minutes; during a canary release it rolls the new version back.`,
+        fn.invoked.metricDuration({ period: oneMinute, statistic: Stats.p(99) }),
+        thresholdMs,
+        { runbook: RUNBOOKS.canaryRolledBack, evaluationPeriods: 3, datapointsToAlarm: 2 },
       );
     }
     for (const [name, table] of Object.entries(props.tables)) {
