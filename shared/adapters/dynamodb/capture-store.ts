@@ -10,7 +10,7 @@ import {
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { type CaptureFacts, MAX_OTP_ATTEMPTS } from "../../domain/capture-decision.ts";
-import type { CaptureRecord, DeliveryAttempt, NotificationRecord } from "../../domain/capture-record.ts";
+import type { CaptureRecord, NotificationRecord } from "../../domain/capture-record.ts";
 import type {
   CaptureSnapshot,
   CaptureStore,
@@ -42,7 +42,7 @@ import {
   attributeToOwed,
   batchGetAll,
   duePage,
-  owedNotificationUpdates,
+  OwedNotificationStore,
   owedToAttribute,
   sweepMarker,
 } from "./owed-notifications.ts";
@@ -77,17 +77,16 @@ class AccountOfInstrument {
   }
 }
 
-export class DynamoCaptureStore implements CaptureStore {
+export class DynamoCaptureStore extends OwedNotificationStore implements CaptureStore {
   readonly #accounts = new AccountOfInstrument();
   readonly #db: DynamoDBClient;
   readonly #tables: CaptureTables;
   readonly #sweepAttributes: (r: CaptureRecord) => ReturnType<typeof sweepAttributes>;
-  readonly #owed: ReturnType<typeof owedNotificationUpdates>;
 
   constructor(db: DynamoDBClient, tables: CaptureTables, options: { enqueueGraceMs?: number } = {}) {
+    super(db, tables.captures);
     this.#db = db;
     this.#tables = tables;
-    this.#owed = owedNotificationUpdates(db, tables.captures);
     const grace = options.enqueueGraceMs ?? DEFAULT_ENQUEUE_GRACE_MS;
     this.#sweepAttributes = (r) => sweepAttributes(r, grace);
   }
@@ -314,19 +313,6 @@ export class DynamoCaptureStore implements CaptureStore {
       if ((error as Error).name === "TransactionConflictException") return "STALE";
       throw error;
     }
-  }
-
-  markEnqueued(captureKey: string): Promise<void> {
-    return this.#owed.markEnqueued(captureKey);
-  }
-
-  recordDelivery(captureKey: string, attempt: DeliveryAttempt, delivered: boolean): Promise<void> {
-    return this.#owed.recordDelivery(captureKey, attempt, delivered);
-  }
-
-  /** For operators: owe the stored notification again (same requestId, same result), so a new message sends it. */
-  reopenNotification(captureKey: string): Promise<void> {
-    return this.#owed.reopenNotification(captureKey);
   }
 
   async due(nowMs: number, options: DueOptions = {}): Promise<DuePage> {

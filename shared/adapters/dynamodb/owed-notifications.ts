@@ -62,42 +62,55 @@ export function attributeToOwed(m: Item): OwedNotification {
   };
 }
 
-/** The updates made on a record's owed notification, for one table. */
-export function owedNotificationUpdates(db: DynamoDBClient, table: string) {
-  const update = (
+/** The store of a kind of record that owes Google a message: the updates made on that notification. */
+export class OwedNotificationStore {
+  readonly #db: DynamoDBClient;
+  readonly #table: string;
+
+  constructor(db: DynamoDBClient, table: string) {
+    this.#db = db;
+    this.#table = table;
+  }
+
+  async #update(
     recordKey: string,
     input: Omit<ConstructorParameters<typeof UpdateItemCommand>[0], "TableName" | "Key">,
-  ) =>
-    db
-      .send(new UpdateItemCommand({ TableName: table, Key: { pk: S(recordKey) }, ...input }))
-      .then(() => undefined);
-  return {
-    /** The notification is on the queue: off the sweep index. */
-    markEnqueued: (recordKey: string): Promise<void> =>
-      update(recordKey, {
-        UpdateExpression: "SET notification.enqueued = :true REMOVE sweepShard, sweepAt",
-        ConditionExpression: "attribute_exists(notification)",
-        ExpressionAttributeValues: { ":true": { BOOL: true } },
-      }),
-    /** Appends one try; the first SUCCESS makes the notification NOTIFIED. */
-    recordDelivery: (recordKey: string, attempt: DeliveryAttempt, delivered: boolean): Promise<void> =>
-      update(recordKey, {
-        UpdateExpression: `SET notification.attempts = list_append(notification.attempts, :entry)${delivered ? ", notification.#state = :notified" : ""}`,
-        ExpressionAttributeValues: {
-          ":entry": { L: [{ M: { atMs: N(attempt.atMs), outcome: S(attempt.outcome) } }] },
-          ...(delivered && { ":notified": S("NOTIFIED") }),
-        },
-        ...(delivered && { ExpressionAttributeNames: { "#state": "state" } }),
-      }),
-    /** For operators: owe the stored notification again (same requestId, same result), so a new message sends it. */
-    reopenNotification: (recordKey: string): Promise<void> =>
-      update(recordKey, {
-        UpdateExpression: "SET notification.#state = :owed",
-        ConditionExpression: "attribute_exists(notification)",
-        ExpressionAttributeNames: { "#state": "state" },
-        ExpressionAttributeValues: { ":owed": S("OWED") },
-      }),
-  };
+  ) {
+    await this.#db.send(
+      new UpdateItemCommand({ TableName: this.#table, Key: { pk: S(recordKey) }, ...input }),
+    );
+  }
+
+  /** The notification is on the queue: off the sweep index. */
+  markEnqueued(recordKey: string): Promise<void> {
+    return this.#update(recordKey, {
+      UpdateExpression: "SET notification.enqueued = :true REMOVE sweepShard, sweepAt",
+      ConditionExpression: "attribute_exists(notification)",
+      ExpressionAttributeValues: { ":true": { BOOL: true } },
+    });
+  }
+
+  /** Appends one try; the first SUCCESS makes the notification NOTIFIED. */
+  recordDelivery(recordKey: string, attempt: DeliveryAttempt, delivered: boolean): Promise<void> {
+    return this.#update(recordKey, {
+      UpdateExpression: `SET notification.attempts = list_append(notification.attempts, :entry)${delivered ? ", notification.#state = :notified" : ""}`,
+      ExpressionAttributeValues: {
+        ":entry": { L: [{ M: { atMs: N(attempt.atMs), outcome: S(attempt.outcome) } }] },
+        ...(delivered && { ":notified": S("NOTIFIED") }),
+      },
+      ...(delivered && { ExpressionAttributeNames: { "#state": "state" } }),
+    });
+  }
+
+  /** For operators: owe the stored notification again (same requestId, same result), so a new message sends it. */
+  reopenNotification(recordKey: string): Promise<void> {
+    return this.#update(recordKey, {
+      UpdateExpression: "SET notification.#state = :owed",
+      ConditionExpression: "attribute_exists(notification)",
+      ExpressionAttributeNames: { "#state": "state" },
+      ExpressionAttributeValues: { ":owed": S("OWED") },
+    });
+  }
 }
 
 /**

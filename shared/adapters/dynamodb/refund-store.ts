@@ -6,7 +6,6 @@ import {
   TransactionCanceledException,
   TransactWriteItemsCommand,
 } from "@aws-sdk/client-dynamodb";
-import type { DeliveryAttempt } from "../../domain/capture-record.ts";
 import type { DueOptions, DuePage } from "../../domain/capture-service.ts";
 import { refundMovedAt, settlementBucket } from "../../domain/reconciliation.ts";
 import type {
@@ -23,7 +22,7 @@ import {
   attributeToOwed,
   batchGetAll,
   duePage,
-  owedNotificationUpdates,
+  OwedNotificationStore,
   owedToAttribute,
   sweepMarker,
 } from "./owed-notifications.ts";
@@ -35,17 +34,16 @@ export interface RefundTables {
 }
 
 /** Refund records: one read round trip and one transactional write per refund (a replay: the read alone). */
-export class DynamoRefundStore implements RefundStore {
+export class DynamoRefundStore extends OwedNotificationStore implements RefundStore {
   readonly #db: DynamoDBClient;
   readonly #tables: RefundTables;
   readonly #enqueueGraceMs: number;
-  readonly #owed: ReturnType<typeof owedNotificationUpdates>;
 
   constructor(db: DynamoDBClient, tables: RefundTables, options: { enqueueGraceMs: number }) {
+    super(db, tables.refunds);
     this.#db = db;
     this.#tables = tables;
     this.#enqueueGraceMs = options.enqueueGraceMs;
-    this.#owed = owedNotificationUpdates(db, tables.refunds);
   }
 
   async read(refundKey: string, captureKey: string): Promise<RefundSnapshot> {
@@ -133,18 +131,6 @@ export class DynamoRefundStore implements RefundStore {
       }),
     );
     return out.Item ? itemToAccount(out.Item) : undefined;
-  }
-
-  markEnqueued(refundKey: string): Promise<void> {
-    return this.#owed.markEnqueued(refundKey);
-  }
-
-  recordDelivery(refundKey: string, attempt: DeliveryAttempt, delivered: boolean): Promise<void> {
-    return this.#owed.recordDelivery(refundKey, attempt, delivered);
-  }
-
-  reopenNotification(refundKey: string): Promise<void> {
-    return this.#owed.reopenNotification(refundKey);
   }
 
   /** Refunds whose notification nobody is known to have enqueued, found through the sparse sweep index. */
