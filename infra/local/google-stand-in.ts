@@ -6,7 +6,36 @@ import { CLOCK_SKEW_MS } from "../../shared/protocol/common.ts";
 import { RefundResultNotificationRequest } from "../../shared/protocol/refund.ts";
 import { open, seal } from "../../shared/security/envelope.ts";
 import type { Keyring } from "../../shared/security/keyring.ts";
-import { createStatementDesk, type DeskAnswer, type StatementDesk } from "./google-statements.ts";
+import {
+  buildStatement,
+  createStatementDesk,
+  type DeskAnswer,
+  type DeskStatement,
+  type SeenMovement,
+  type StatementDesk,
+} from "./google-statements.ts";
+
+/** A money movement the Google client saw answered SUCCESS (or ACKNOWLEDGED), as it journals it. */
+export interface SeenByClient {
+  kind: "capture" | "asynchronousCapture" | "refund";
+  piaid: string;
+  requestId: string;
+  paymentIntegratorId: string;
+  /** int64 micros. */
+  amount: string;
+  atMs: number;
+}
+
+/** What `npm run google -- remittanceStatement` asks the stand-in for. */
+export interface IssueRequest {
+  piaid: string;
+  statementId: string;
+  currencyCode: string;
+  fromMs: number;
+  toMs: number;
+  feeBps?: number;
+  seen: SeenByClient[];
+}
 
 export interface ReceivedNotification {
   paymentIntegratorAccountId: string;
@@ -76,6 +105,7 @@ export async function startStandInGoogle(options: {
   const server: Server = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
+    if (req.url?.startsWith("/stand-in/")) return control();
     const match = /^\/secure-serving\/gsp\/v1\/([A-Za-z]+)\/([^/]+)$/.exec(req.url ?? "");
     const method = METHODS.find((m) => m === match?.[1]);
     const notFound = () => {
@@ -128,6 +158,31 @@ export async function startStandInGoogle(options: {
     }
     received.push({ paymentIntegratorAccountId: piaid, request, receivedAtMs: Date.now() });
     return answer(200, { result: "SUCCESS" });
+
+    /**
+     * The stand-in's own control channel (loopback, plain JSON; not Google's protocol), for
+     * `npm run google -- remittanceStatement`: issue a statement of what Google saw in a period, and
+     * say whether it was accepted.
+     */
+    function control() {
+      const json = (status: number, body: unknown) => {
+        res.writeHead(status, { "content-type": "application/json" });
+        res.end(JSON.stringify(body, (_k, v) => (typeof v === "bigint" ? v.toString() : v)));
+      };
+      const accepted = /^\/stand-in\/remittanceStatement\/([^/]+)\/([^/]+)$/.exec(req.url ?? "");
+      if (req.method === "GET" && accepted) {
+        const [piaid, statementId] = [decodeURIComponent(accepted[1]!), decodeURIComponent(accepted[2]!)];
+        const known = remittance.statements.has(`${piaid}#${statementId}`);
+        return json(known ? 200 : 404, { accepted: remittance.accepted.includes(statementId) });
+      }
+      if (req.method !== "POST" || req.url !== "/stand-in/remittanceStatement") return notFound();
+      try {
+        const ask = JSON.parse(Buffer.concat(chunks).toString("utf8")) as IssueRequest;
+        return json(200, issueStatement(ask));
+      } catch (error) {
+        return json(400, { error: (error as Error).message });
+      }
+    }
 
     /** refundResultNotification and echo: verified, validated, recorded, answered; no failure modes. */
     async function otherMethod(m: Exclude<(typeof METHODS)[number], "captureResultNotification">) {
@@ -187,6 +242,42 @@ export async function startStandInGoogle(options: {
       res.end(sealed);
     }
   });
+  /**
+   * A statement of what Google saw in [fromMs, toMs): the captures it was answered SUCCESS, the refunds
+   * answered SUCCESS, and the asynchronous captures whose SUCCESS notification this stand-in received.
+   */
+  function issueStatement(ask: IssueRequest): DeskStatement {
+    const inPeriod = (m: SeenByClient) => m.atMs >= ask.fromMs && m.atMs < ask.toMs && m.piaid === ask.piaid;
+    const notifiedSuccess = new Set(
+      received
+        .filter((n) => n.request.captureResult.captureResultCode === "SUCCESS")
+        .map((n) => n.request.captureRequestId),
+    );
+    const movement = (m: SeenByClient): SeenMovement => ({
+      requestId: m.requestId,
+      paymentIntegratorId: m.paymentIntegratorId,
+      amount: BigInt(m.amount),
+    });
+    const seen = ask.seen.filter(inPeriod);
+    const statement = buildStatement({
+      piaid: ask.piaid,
+      statementId: ask.statementId,
+      currencyCode: ask.currencyCode,
+      fromMs: ask.fromMs,
+      toMs: ask.toMs,
+      feeBps: ask.feeBps ?? 0,
+      captures: seen
+        .filter(
+          (m) =>
+            m.kind === "capture" || (m.kind === "asynchronousCapture" && notifiedSuccess.has(m.requestId)),
+        )
+        .map(movement),
+      refunds: seen.filter((m) => m.kind === "refund").map(movement),
+    });
+    remittance.add(statement);
+    return statement;
+  }
+
   server.on("connection", (s) => {
     sockets.add(s);
     s.on("close", () => sockets.delete(s));

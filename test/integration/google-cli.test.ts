@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { test } from "node:test";
@@ -136,4 +136,52 @@ test("refund and echo: the README's walk-through, as Google sends them", async (
   assert.equal(echoed.code, 0);
   assert.equal(answer(echoed.stdout).clientMessage, "ping from the CLI");
   assert.match(String(answer(echoed.stdout).serverMessage), /^gsp-integrator echo-/);
+});
+
+test("remittanceStatement: the stand-in issues what Google saw, the service reconciles and accepts it", async () => {
+  // A stack of its own: its only money movements are the ones this test makes through the CLI.
+  const own = await startTestStack(import.meta.filename, { sweepIntervalMs: 0 });
+  const journal = join(mkdtempSync(join(tmpdir(), "gsp-google-journal-")), "seen.jsonl");
+  const as = (...args: string[]) =>
+    googleWith([
+      ...args,
+      "--url",
+      own.url,
+      "--keys",
+      keys,
+      "--journal",
+      journal,
+      "--google-url",
+      own.google!.url,
+    ]);
+  const paid = requestId("stmt-pay");
+  assert.equal(
+    answer((await as("capture", "--request-id", paid, "--amount", "9000000")).stdout).result,
+    "SUCCESS",
+  );
+  assert.equal(
+    answer((await as("capture", "--token", "gpt-demo-low-balance")).stdout).result,
+    "INSUFFICIENT_FUNDS",
+  );
+  const back = await as("refund", "--capture-request-id", paid, "--amount", "4000000");
+  assert.equal(answer(back.stdout).result, "SUCCESS");
+  assert.equal(
+    readFileSync(journal, "utf8").trim().split("\n").length,
+    2,
+    "a capture and a refund noted; the decline not",
+  );
+
+  const statementId = requestId("stmt");
+  const issued = await as("remittanceStatement", "--fee-bps", "100", "--statement-id", statementId);
+  assert.equal(issued.code, 0, issued.stdout);
+  assert.match(
+    issued.stdout,
+    /^statement stmt-[^:]+: 1 capture and 1 refund event\(s\), totalDueByIntegrator 4950000\n/,
+  );
+  assert.match(issued.stdout, /"result": "ACCEPTED"/);
+  assert.match(issued.stdout, /accepted by the integrator \(acceptRemittanceStatement received\)\n$/);
+  assert.deepEqual(own.google!.remittance.accepted, [statementId]);
+
+  const bad = await as("remittanceStatement", "--fee-bps", "20000");
+  assert.equal(bad.code, 2);
 });
