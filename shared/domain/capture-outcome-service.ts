@@ -205,10 +205,7 @@ async function decideOutcome(
   }
   if (decision.result === "INSUFFICIENT_FUNDS")
     captureResult.currentBalance = decision.currentBalance!.toString();
-  const debit =
-    decision.result === "SUCCESS"
-      ? { request, facts, periods, instrumentRef: record.instrumentRef }
-      : undefined;
+  const debit = decision.result === "SUCCESS" ? { request, facts, periods } : undefined;
   return { captureResult, debit };
 }
 

@@ -29,8 +29,6 @@ export interface Debit {
   request: CaptureRequest;
   facts: CaptureFacts;
   periods: Periods;
-  /** The instrument whose state the decision relied on. */
-  instrumentRef: string;
 }
 
 export type DecideOutcome = "COMMITTED" | "STALE" | "NOT_PENDING";
@@ -240,10 +238,7 @@ export async function capture(
         deps.newTransactionId(),
         now,
       );
-      const debit =
-        decision.result === "SUCCESS"
-          ? { request, facts: snapshot.facts, periods, instrumentRef: record.instrumentRef }
-          : undefined;
+      const debit = decision.result === "SUCCESS" ? { request, facts: snapshot.facts, periods } : undefined;
       const otpTried = v.kind === "OTP" && (decision.consumeOtp || decision.countOtpFailure);
       const otpToConsume = otpTried
         ? { sendOtpRequestId: v.sendOtpRequestId, matched: decision.consumeOtp, nowMs: now }
