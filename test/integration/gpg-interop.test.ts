@@ -67,71 +67,13 @@ const integratorFpr = await fingerprint("gsp-integrator");
 
 const stack = await startTestStack(import.meta.filename, { keysDir });
 
-test("a request made by gpg (SHA-384, AES-256) captures; gpg decrypts and verifies our answer", async () => {
+/**
+ * GnuPG signs with `digest` and encrypts with `cipher` a capture for the integrator (forced, as a sender
+ * that ignores our preferences would), and posts it to `url`.
+ */
+async function gpgRequest(url: string, body: Record<string, unknown>, cipher = "AES256", digest = "SHA384") {
   const work = mkdtempSync(join(tmpdir(), "gsp-interop-"));
-  const before = await balance(stack, "acct-demo-main");
-  writeFileSync(join(work, "request.json"), JSON.stringify(captureRequest({ amount: "4000000" })));
-  await gpg(
-    "--trust-model",
-    "always",
-    "--sign",
-    "--digest-algo",
-    "SHA384",
-    "--encrypt",
-    "--cipher-algo",
-    "AES256",
-    "--recipient",
-    integratorFpr,
-    "--local-user",
-    googleFpr,
-    "--output",
-    join(work, "request.gpg"),
-    join(work, "request.json"),
-  );
-  const wire = readFileSync(join(work, "request.gpg")).toString("base64url");
-  const res = await fetch(`${stack.url}/v1/capture`, {
-    method: "POST",
-    headers: { "content-type": "application/octet-stream; charset=utf-8" },
-    body: wire,
-  });
-  assert.equal(res.status, 200);
-  assert.equal(res.headers.get("content-type"), "application/octet-stream; charset=utf-8");
-  writeFileSync(join(work, "response.gpg"), Buffer.from(await res.text(), "base64url"));
-
-  const { stdout: status } = await gpg(
-    "--trust-model",
-    "always",
-    "--status-fd",
-    "1",
-    "--output",
-    join(work, "response.json"),
-    "--decrypt",
-    join(work, "response.gpg"),
-  );
-  const answer = JSON.parse(readFileSync(join(work, "response.json"), "utf8"));
-  assert.equal(answer.result, "SUCCESS");
-  assert.equal(before - (await balance(stack, "acct-demo-main")), 4_000_000n);
-  // VALIDSIG <fpr> <date> <ts> <expire> <version> <reserved> <pubkey-algo> <hash-algo> <class> <primary-fpr>
-  const validsig = status
-    .split("\n")
-    .find((l) => l.startsWith("[GNUPG:] VALIDSIG "))
-    ?.split(" ");
-  assert.ok(validsig, `gpg verified our signature:\n${status}`);
-  assert.equal(validsig[9], "9", "signed with SHA-384 (OpenPGP hash algorithm 9)");
-  assert.equal(validsig[11], integratorFpr, "signed by the integrator's key");
-  // DECRYPTION_INFO <mdc-method> <sym-algo> [<aead-algo>]
-  const info = status
-    .split("\n")
-    .find((l) => l.startsWith("[GNUPG:] DECRYPTION_INFO "))
-    ?.split(" ");
-  assert.equal(info?.[3], "9", "encrypted with AES-256 (OpenPGP symmetric algorithm 9)");
-  assert.ok(status.includes("[GNUPG:] DECRYPTION_OKAY"));
-});
-
-/** GnuPG signs with `digest` and encrypts with `cipher` (forced, as a sender that ignores our preferences would). */
-async function gpgRequest(cipher: string, digest: string) {
-  const work = mkdtempSync(join(tmpdir(), "gsp-matrix-"));
-  writeFileSync(join(work, "request.json"), JSON.stringify(captureRequest({ amount: "1000000" })));
+  writeFileSync(join(work, "request.json"), JSON.stringify(body));
   await gpg(
     "--trust-model",
     "always",
@@ -149,13 +91,52 @@ async function gpgRequest(cipher: string, digest: string) {
     join(work, "request.gpg"),
     join(work, "request.json"),
   );
-  const res = await fetch(`${stack.url}/v1/capture`, {
+  const res = await fetch(`${url}/v1/capture`, {
     method: "POST",
     headers: { "content-type": "application/octet-stream; charset=utf-8" },
     body: readFileSync(join(work, "request.gpg")).toString("base64url"),
   });
-  return { status: res.status, text: await res.text() };
+  return { status: res.status, contentType: res.headers.get("content-type"), text: await res.text(), work };
 }
+
+/** GnuPG decrypts and verifies our answer; its status lines say which hash, cipher and signer it saw. */
+async function gpgOpen(reply: { text: string; work: string }) {
+  writeFileSync(join(reply.work, "response.gpg"), Buffer.from(reply.text, "base64url"));
+  const { stdout: status } = await gpg(
+    "--trust-model",
+    "always",
+    "--status-fd",
+    "1",
+    "--output",
+    join(reply.work, "response.json"),
+    "--decrypt",
+    join(reply.work, "response.gpg"),
+  );
+  const line = (prefix: string) =>
+    status
+      .split("\n")
+      .find((l) => l.startsWith(`[GNUPG:] ${prefix} `))
+      ?.split(" ");
+  return { status, line, answer: JSON.parse(readFileSync(join(reply.work, "response.json"), "utf8")) };
+}
+
+test("a request made by gpg (SHA-384, AES-256) captures; gpg decrypts and verifies our answer", async () => {
+  const before = await balance(stack, "acct-demo-main");
+  const reply = await gpgRequest(stack.url, captureRequest({ amount: "4000000" }));
+  assert.equal(reply.status, 200);
+  assert.equal(reply.contentType, "application/octet-stream; charset=utf-8");
+  const { status, line, answer } = await gpgOpen(reply);
+  assert.equal(answer.result, "SUCCESS");
+  assert.equal(before - (await balance(stack, "acct-demo-main")), 4_000_000n);
+  // VALIDSIG <fpr> <date> <ts> <expire> <version> <reserved> <pubkey-algo> <hash-algo> <class> <primary-fpr>
+  const validsig = line("VALIDSIG");
+  assert.ok(validsig, `gpg verified our signature:\n${status}`);
+  assert.equal(validsig[9], "9", "signed with SHA-384 (OpenPGP hash algorithm 9)");
+  assert.equal(validsig[11], integratorFpr, "signed by the integrator's key");
+  // DECRYPTION_INFO <mdc-method> <sym-algo> [<aead-algo>]
+  assert.equal(line("DECRYPTION_INFO")?.[3], "9", "encrypted with AES-256 (OpenPGP symmetric algorithm 9)");
+  assert.ok(status.includes("[GNUPG:] DECRYPTION_OKAY"));
+});
 
 test("inbound matrix: only AES-256 with SHA-384 or SHA-512 is accepted; weaker ciphers 400, weaker hashes 401", async () => {
   const cases: [string, string, number, string | undefined][] = [
@@ -171,7 +152,7 @@ test("inbound matrix: only AES-256 with SHA-384 or SHA-512 is accepted; weaker c
   ];
   const seen = [];
   for (const [cipher, digest] of cases) {
-    const reply = await gpgRequest(cipher, digest);
+    const reply = await gpgRequest(stack.url, captureRequest({ amount: "1000000" }), cipher, digest);
     seen.push([
       cipher,
       digest,
@@ -214,47 +195,9 @@ test("outbound: to a Google key that prefers AES-128 and SHA-256, gpg still sees
   // Both Google keys are trusted: the answer goes to both, so openpgp would pick what both accept (AES-128, SHA-256).
   writeFileSync(join(weakDir, KEY_FILES.googlePublic), `${googlePublic}\n${weakPublic}`);
   const weakStack = await startTestStack(import.meta.filename, { keysDir: weakDir });
-  const work = mkdtempSync(join(tmpdir(), "gsp-interop-"));
-  writeFileSync(join(work, "request.json"), JSON.stringify(captureRequest({ amount: "1000000" })));
-  await gpg(
-    "--trust-model",
-    "always",
-    "--sign",
-    "--digest-algo",
-    "SHA384",
-    "--encrypt",
-    "--cipher-algo",
-    "AES256",
-    "--recipient",
-    integratorFpr,
-    "--local-user",
-    googleFpr,
-    "--output",
-    join(work, "request.gpg"),
-    join(work, "request.json"),
-  );
-  const res = await fetch(`${weakStack.url}/v1/capture`, {
-    method: "POST",
-    headers: { "content-type": "application/octet-stream; charset=utf-8" },
-    body: readFileSync(join(work, "request.gpg")).toString("base64url"),
-  });
-  assert.equal(res.status, 200);
-  writeFileSync(join(work, "response.gpg"), Buffer.from(await res.text(), "base64url"));
-  const { stdout: status } = await gpg(
-    "--trust-model",
-    "always",
-    "--status-fd",
-    "1",
-    "--output",
-    join(work, "response.json"),
-    "--decrypt",
-    join(work, "response.gpg"),
-  );
-  const line = (prefix: string) =>
-    status
-      .split("\n")
-      .find((l) => l.startsWith(`[GNUPG:] ${prefix} `))
-      ?.split(" ");
+  const reply = await gpgRequest(weakStack.url, captureRequest({ amount: "1000000" }));
+  assert.equal(reply.status, 200);
+  const { status, line } = await gpgOpen(reply);
   assert.equal(line("VALIDSIG")?.[9], "9", `SHA-384 whatever Google's key prefers:\n${status}`);
   assert.equal(line("DECRYPTION_INFO")?.[3], "9", "AES-256 whatever Google's key prefers");
 });
