@@ -11,6 +11,7 @@ import {
 } from "../../shared/adapters/dynamodb/capture-queries.ts";
 import { DynamoCaptureStore } from "../../shared/adapters/dynamodb/capture-store.ts";
 import { sqsNotificationQueue } from "../../shared/adapters/sqs/notification-queue.ts";
+import { enqueueNotification } from "../../shared/domain/capture-outcome-service.ts";
 import type { CaptureRecord } from "../../shared/domain/capture-record.ts";
 import { idempotencyKey } from "../../shared/domain/idempotency.ts";
 import {
@@ -211,12 +212,11 @@ next and when); the notification owed, every delivery try, and the operators' no
   },
 };
 
-/** Puts a record's stored notification on the queue (identifiers only; the notifier reads the record). */
-async function enqueue(ctx: Context, r: CaptureRecord) {
-  await sqsNotificationQueue(ctx.target.sqs, ctx.target.queues.notifications).enqueue({
-    paymentIntegratorAccountId: r.paymentIntegratorAccountId,
-    captureRequestId: r.requestId,
-  });
+/** Puts a record's stored notification on the queue and notes it, as the service does (identifiers only). */
+async function enqueue(ctx: Context, store: DynamoCaptureStore, r: CaptureRecord) {
+  const queue = sqsNotificationQueue(ctx.target.sqs, ctx.target.queues.notifications);
+  if (!(await enqueueNotification({ queue, store }, r)))
+    throw new OpsError(`the notifications queue refused the message of ${r.requestId}`);
 }
 
 const renotify: Command = {
@@ -237,8 +237,7 @@ if it was delivered before: the record owes it again until Google answers SUCCES
     await ctx.confirm(`send the notification of capture ${record.requestId} again`);
     const store = new DynamoCaptureStore(ctx.target.db, ctx.target.tables);
     await store.reopenNotification(key);
-    await enqueue(ctx, record);
-    await store.markEnqueued(key);
+    await enqueue(ctx, store, record);
     ctx.print(
       `enqueued the stored notification of ${record.requestId} again (requestId ${n.requestId}, ${n.captureResult.captureResultCode})`,
     );
@@ -311,10 +310,7 @@ It scans the captures table (see \`captures list\`): --max-pages (default 20) bo
     if (!dryRun && owed.length > 0) await ctx.confirm(`re-enqueue ${owed.length} owed notification(s)`);
     const store = new DynamoCaptureStore(ctx.target.db, ctx.target.tables);
     for (const r of owed) {
-      if (!dryRun) {
-        await enqueue(ctx, r);
-        await store.markEnqueued(r.key);
-      }
+      if (!dryRun) await enqueue(ctx, store, r);
       ctx.print(
         `${dryRun ? "would re-enqueue" : "re-enqueued"} ${r.paymentIntegratorAccountId} ${r.requestId} (${r.notification!.captureResult.captureResultCode}, ${r.notification!.attempts.length} tries so far)`,
       );

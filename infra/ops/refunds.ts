@@ -5,7 +5,7 @@
 import { DynamoRefundStore } from "../../shared/adapters/dynamodb/refund-store.ts";
 import { sqsNotificationQueue } from "../../shared/adapters/sqs/notification-queue.ts";
 import { idempotencyKey } from "../../shared/domain/idempotency.ts";
-import type { RefundRecord } from "../../shared/domain/refund-service.ts";
+import { enqueueRefundNotification, type RefundRecord } from "../../shared/domain/refund-service.ts";
 import { type Command, type Context, EXIT, iso, OpsError } from "./command.ts";
 
 const storeOf = (ctx: Context) =>
@@ -70,11 +70,9 @@ const renotify: Command = {
     if (!n) throw new OpsError(`refund ${record.requestId} owes no notification`);
     await ctx.confirm(`send the refundResultNotification of refund ${record.requestId} again`);
     await store.reopenNotification(key);
-    await sqsNotificationQueue(ctx.target.sqs, ctx.target.queues.notifications).enqueue({
-      paymentIntegratorAccountId: record.paymentIntegratorAccountId,
-      refundRequestId: record.requestId,
-    });
-    await store.markEnqueued(key);
+    const queue = sqsNotificationQueue(ctx.target.sqs, ctx.target.queues.notifications);
+    if (!(await enqueueRefundNotification({ queue, store }, record)))
+      throw new OpsError(`the notifications queue refused the message of ${record.requestId}`);
     ctx.print(
       `enqueued the stored refundResultNotification of ${record.requestId} again (requestId ${n.requestId}, ${record.response.result})`,
     );

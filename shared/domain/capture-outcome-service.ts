@@ -12,6 +12,7 @@ import { decideCapture, type RiskRule } from "./capture-decision.ts";
 import type { CaptureRecord, NotificationQueue, RecordedOutcome } from "./capture-record.ts";
 import type { CaptureStore, Debit } from "./capture-service.ts";
 import { idempotencyKey } from "./idempotency.ts";
+import { enqueueOwed } from "./owed-notification.ts";
 import { periodsAt } from "./periods.ts";
 
 export type { NotificationMessage, NotificationQueue } from "./capture-record.ts";
@@ -243,23 +244,9 @@ export async function expireCapture(deps: OutcomeDeps, record: CaptureRecord, no
   return true;
 }
 
-/**
- * Puts the notification on the queue, then notes it. If this process dies in between, or the queue
- * refuses, the record keeps its sweep marker and the sweeper enqueues it later; a second message
- * for the same record only repeats the same notification.
- */
-export async function enqueueNotification(
-  deps: Pick<OutcomeDeps, "queue" | "store">,
-  record: CaptureRecord,
-): Promise<boolean> {
-  try {
-    await deps.queue.enqueue({
-      paymentIntegratorAccountId: record.paymentIntegratorAccountId,
-      captureRequestId: record.requestId,
-    });
-  } catch {
-    return false;
-  }
-  await deps.store.markEnqueued(record.key);
-  return true;
-}
+/** A capture's captureResultNotification on the queue (see `enqueueOwed`). */
+export const enqueueNotification = (deps: Pick<OutcomeDeps, "queue" | "store">, record: CaptureRecord) =>
+  enqueueOwed(deps.queue, deps.store, record.key, {
+    paymentIntegratorAccountId: record.paymentIntegratorAccountId,
+    captureRequestId: record.requestId,
+  });

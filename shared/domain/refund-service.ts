@@ -17,6 +17,7 @@ import type {
 import { checkContract, type DueOptions, type DuePage, replay, stamp } from "./capture-service.ts";
 import { idempotencyKey, requestFingerprint } from "./idempotency.ts";
 import type { Account } from "./ledger.ts";
+import { enqueueOwed } from "./owed-notification.ts";
 
 /**
  * POST /v1/refund: gives back part or all of a capture that moved money, to the account it was taken
@@ -261,22 +262,12 @@ function refundRecord(
   };
 }
 
-/**
- * Puts the refund's notification on the queue, then notes it; if this fails or the process dies first,
- * the record keeps its sweep marker and the sweeper enqueues it (a second message repeats the same one).
- */
-export async function enqueueRefundNotification(
+/** The refund's refundResultNotification on the queue (see `enqueueOwed`). */
+export const enqueueRefundNotification = (
   deps: { queue: NotificationQueue; store: Pick<RefundStore, "markEnqueued"> },
   record: RefundRecord,
-): Promise<boolean> {
-  try {
-    await deps.queue.enqueue({
-      paymentIntegratorAccountId: record.paymentIntegratorAccountId,
-      refundRequestId: record.requestId,
-    });
-  } catch {
-    return false;
-  }
-  await deps.store.markEnqueued(record.key);
-  return true;
-}
+) =>
+  enqueueOwed(deps.queue, deps.store, record.key, {
+    paymentIntegratorAccountId: record.paymentIntegratorAccountId,
+    refundRequestId: record.requestId,
+  });
