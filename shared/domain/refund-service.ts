@@ -158,8 +158,10 @@ export async function refund(
   const captureKey = idempotencyKey(request.paymentIntegratorAccountId, request.captureRequestId);
   const fingerprint = requestFingerprint("refund", body);
   let declined: RefundDecline | undefined;
+  let readAlready: RefundSnapshot | undefined;
   for (let attempt = 1; ; attempt++) {
-    const snapshot = await deps.store.read(key, captureKey);
+    const snapshot = readAlready ?? (await deps.store.read(key, captureKey));
+    readAlready = undefined;
     if (snapshot.refund) {
       const response = replay(snapshot.refund, fingerprint, deps.now());
       return { response, replayed: true, lostRace: attempt > 1, attempts: attempt, record: snapshot.refund };
@@ -210,7 +212,12 @@ export async function refund(
       }
       // Refused for a status that has since become ACTIVE again: try the credit once more.
       declined = refundDeclineOf(account);
-      if (declined) continue;
+      if (declined) {
+        // The cancelled transaction proved the key free and the capture as read: record the decline on
+        // that same read (a refund key taken meanwhile fails the Put and is answered as its replay).
+        readAlready = snapshot;
+        continue;
+      }
     }
     const pause = backoffMs(attempt);
     if (deps.now() + pause > deadlineMs) {

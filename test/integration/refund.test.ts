@@ -364,4 +364,26 @@ test("REFUND_NOTIFICATIONS=off: a refund owes no notification; one read and one 
   );
   assert.equal(out.Item?.notification, undefined);
   assert.equal(out.Item?.sweepShard, undefined, "nothing for the sweeper either");
+
+  // A decline: the refused credit returns the account with its cancellation; the decline is recorded on the same read.
+  const closing = requestId("quiet-closing");
+  const paid = captureRequest({ amount: String(INR), googlePaymentToken: "gpt-demo-refund" }, closing);
+  assert.equal((await capture(quiet.url, paid)).body.result, "SUCCESS");
+  await quiet.dynamodb.send(
+    new UpdateItemCommand({
+      TableName: quiet.config.tables.ledger,
+      Key: key(ledgerKeys.account("acct-demo-refund")),
+      UpdateExpression: "SET #status = :closed",
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: { ":closed": S("CLOSED") },
+    }),
+  );
+  quiet.dynamodbCommands.length = 0;
+  const declined = await refund(quiet.url, refundRequest(closing, String(INR)));
+  assert.equal(declined.body.result, "ACCOUNT_CLOSED");
+  assert.deepEqual(
+    quiet.dynamodbCommands,
+    ["BatchGetItemCommand", "TransactWriteItemsCommand", "PutItemCommand"],
+    "a decline: the one read, the refused transaction, then the decline's Put — no second read",
+  );
 });
