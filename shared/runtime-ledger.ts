@@ -4,6 +4,8 @@ import type { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoCaptureStore } from "./adapters/dynamodb/capture-store.ts";
 import { DynamoRefundStore } from "./adapters/dynamodb/refund-store.ts";
 import { DynamoStatementStore } from "./adapters/dynamodb/statement-store.ts";
+import { sqsNotificationQueue } from "./adapters/sqs/notification-queue.ts";
+import { sqsStatementQueue } from "./adapters/sqs/statement-queue.ts";
 import type { RuntimeConfig } from "./config.ts";
 import type { AsynchronousCaptureDeps } from "./domain/asynchronous-capture-service.ts";
 import type { NotificationQueue } from "./domain/capture-record.ts";
@@ -41,27 +43,6 @@ export interface RuntimeOverrides {
   logger?: Logger;
 }
 
-/**
- * A queue whose SQS client loads on the first enqueue: a function that only sometimes enqueues pays
- * for the import then, not at every cold start (the bundles leave the SDK to the Lambda runtime).
- */
-function lazyQueue<M>(
-  queueUrl: string,
-  client: SQSClient | undefined,
-  adapter: () => Promise<(sqs: SQSClient, url: string) => { enqueue(message: M): Promise<void> }>,
-): { enqueue(message: M): Promise<void> } {
-  let queue: Promise<{ enqueue(message: M): Promise<void> }> | undefined;
-  return {
-    async enqueue(message) {
-      queue ??= (async () => {
-        const sqs = client ?? new (await import("@aws-sdk/client-sqs")).SQSClient({});
-        return (await adapter())(sqs, queueUrl);
-      })();
-      return (await queue).enqueue(message);
-    },
-  };
-}
-
 const notConfigured = (setting: string) => ({
   enqueue: () => Promise.reject(new Error(`${setting} is not configured for this function`)),
 });
@@ -77,14 +58,10 @@ export function ledgerDeps(config: RuntimeConfig, overrides: RuntimeOverrides = 
     enqueueGraceMs: config.enqueueGraceSeconds * 1000,
   });
   const queue: NotificationQueue = config.notificationsQueueUrl
-    ? lazyQueue(config.notificationsQueueUrl, overrides.sqs, async () => {
-        return (await import("./adapters/sqs/notification-queue.ts")).sqsNotificationQueue;
-      })
+    ? sqsNotificationQueue(overrides.sqs, config.notificationsQueueUrl)
     : notConfigured("NOTIFICATIONS_QUEUE_URL");
   const statementQueue = config.statementsQueueUrl
-    ? lazyQueue(config.statementsQueueUrl, overrides.sqs, async () => {
-        return (await import("./adapters/sqs/statement-queue.ts")).sqsStatementQueue;
-      })
+    ? sqsStatementQueue(overrides.sqs, config.statementsQueueUrl)
     : notConfigured("STATEMENTS_QUEUE_URL");
   const now = Date.now;
   return {

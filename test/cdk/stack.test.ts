@@ -190,7 +190,7 @@ describe("functions", () => {
       const metadata = template("dev").toJSON().Resources[logicalId(stack.functions[name].function)].Metadata;
       const bundle = join(synth.outdir, metadata["aws:asset:path"], "index.mjs");
       const code = readFileSync(bundle, "utf8");
-      // The banner gives CommonJS dependencies (X-Ray's SDK under Powertools Tracer) a real require.
+      // The banner gives any CommonJS dependency a real require.
       assert.match(code, /^import \{ createRequire as __gspCreateRequire \} from 'node:module';/, name);
       assert.ok(code.split("\n").length < code.length / 1000, `${name}: minified`);
       assert.match(code, /\/\/# sourceMappingURL=index\.mjs\.map\s*$/, name);
@@ -203,6 +203,13 @@ describe("functions", () => {
         holdsKeys,
         `${name}: openpgp bundled only where keys are used`,
       );
+      // The SQS SDK loads on a function's first send: only a queue's consumer imports it at cold start.
+      if (!definition.consumes)
+        assert.doesNotMatch(
+          code,
+          /from\s*"@aws-sdk\/client-sqs"/,
+          `${name}: no static import of the SQS client`,
+        );
       const module = await import(pathToFileURL(bundle).href);
       assert.equal(typeof module.handler, "function", `${name}: ${bundle}`);
     }

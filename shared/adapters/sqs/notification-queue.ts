@@ -1,14 +1,12 @@
-import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { NotificationMessage, NotificationQueue } from "../../domain/capture-record.ts";
+import { sqsSender } from "./send.ts";
 
 /** The notifications queue: each message names one record (a capture or a refund), nothing else. */
-export const sqsNotificationQueue = (client: SQSClient, queueUrl: string): NotificationQueue => ({
-  async enqueue(message: NotificationMessage) {
-    await client.send(
-      new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify(onlyIds(message)) }),
-    );
-  },
-});
+export const sqsNotificationQueue = (client: SQSClient | undefined, queueUrl: string): NotificationQueue => {
+  const send = sqsSender(client);
+  return { enqueue: (message) => send(queueUrl, JSON.stringify(onlyIds(message))) };
+};
 
 /** The message's identifiers and nothing else (whatever else the caller's object holds). */
 const onlyIds = (m: NotificationMessage): NotificationMessage =>

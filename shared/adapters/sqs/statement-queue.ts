@@ -1,17 +1,15 @@
-import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { StatementMessage } from "../../domain/statement-service.ts";
+import { sqsSender } from "./send.ts";
 
 /** The statements queue: each message names one statement to reconcile, nothing else. */
-export const sqsStatementQueue = (client: SQSClient, queueUrl: string) => ({
-  async enqueue({ paymentIntegratorAccountId, statementId }: StatementMessage) {
-    await client.send(
-      new SendMessageCommand({
-        QueueUrl: queueUrl,
-        MessageBody: JSON.stringify({ paymentIntegratorAccountId, statementId }),
-      }),
-    );
-  },
-});
+export const sqsStatementQueue = (client: SQSClient | undefined, queueUrl: string) => {
+  const send = sqsSender(client);
+  return {
+    enqueue: ({ paymentIntegratorAccountId, statementId }: StatementMessage) =>
+      send(queueUrl, JSON.stringify({ paymentIntegratorAccountId, statementId })),
+  };
+};
 
 export function parseStatementMessage(body: string): StatementMessage | undefined {
   try {
