@@ -27,6 +27,18 @@ const flip = (wire: string, at: number) => {
   return bytes.toString("base64url");
 };
 
+/** An RSA 2048 key made at `created`, valid `days` (for expired and soon-expiring keys). */
+const keyMadeAt = (name: string, created: Date, days: number, config?: openpgp.PartialConfig) =>
+  openpgp.generateKey({
+    type: "rsa",
+    rsaBits: 2048,
+    userIDs: [{ name }],
+    date: created,
+    keyExpirationTime: days * 24 * 3600,
+    format: "armored",
+    ...(config && { config }),
+  });
+
 describe("envelope", () => {
   test("seal → open round trip, SHA-384 signature, AES-256 encryption, unpadded base64url", async () => {
     const wire = await seal('{"a":"ü"}', googles);
@@ -99,18 +111,9 @@ describe("envelope", () => {
 
   test("a signature by a trusted key that has since expired → INVALID_PAYLOAD_SIGNATURE", async () => {
     const created = new Date(Date.now() - 10 * 24 * 3600 * 1000);
-    const keyFrom = (name: string, days: number) =>
-      openpgp.generateKey({
-        type: "rsa",
-        rsaBits: 2048,
-        userIDs: [{ name }],
-        date: created,
-        keyExpirationTime: days * 24 * 3600,
-        format: "armored",
-      });
     const [shortLived, integrator] = await Promise.all([
-      keyFrom("short-lived google", 5),
-      keyFrom("integrator", 365),
+      keyMadeAt("short-lived google", created, 5),
+      keyMadeAt("integrator", created, 365),
     ]);
     const during = new Date(created.getTime() + 24 * 3600 * 1000);
     const signer = await loadKeyring(
@@ -250,17 +253,6 @@ describe("cached keyring", () => {
 
 const DAY = 24 * 3600 * 1000;
 const KEY_BYTES = { aes128: 16, aes256: 32, tripledes: 24, cast5: 16 } as const;
-/** An RSA 2048 key made at `created`, valid `days` (for expired and soon-expiring keys). */
-const keyMadeAt = (name: string, created: Date, days: number, config?: openpgp.PartialConfig) =>
-  openpgp.generateKey({
-    type: "rsa",
-    rsaBits: 2048,
-    userIDs: [{ name }],
-    date: created,
-    keyExpirationTime: days * 24 * 3600,
-    format: "armored",
-    ...(config && { config }),
-  });
 const tenDaysAgo = new Date(Date.now() - 10 * DAY);
 const [expired, weakPrefs] = await Promise.all([
   keyMadeAt("expired google", tenDaysAgo, 5),
