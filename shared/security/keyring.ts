@@ -201,26 +201,77 @@ const can = (p: Promise<unknown>) =>
     () => false,
   );
 
-/** The keys that can do `what` at `date` (expiry and revocation judged then, not at load). */
+/**
+ * The instants at which a key's usability can change: the creation and expiry of the key, its subkeys and
+ * their self-signatures. Between two of them the answer of openpgp's validity checks stays the same (a
+ * revocation only arrives with a new keyring, hence new key objects).
+ */
+async function changeInstants(keys: openpgp.Key[]): Promise<number[]> {
+  const instants: number[] = [];
+  const add = (t: Date | number | null | undefined) => {
+    const ms = t instanceof Date ? t.getTime() : t;
+    if (typeof ms === "number" && Number.isFinite(ms)) instants.push(ms);
+  };
+  for (const key of keys) {
+    add(key.getCreationTime());
+    add(await key.getExpirationTime().catch(() => null));
+    for (const user of key.users) for (const sig of user.selfCertifications) add(sig.created);
+    for (const subkey of key.getSubkeys()) {
+      add(subkey.getCreationTime());
+      add(await subkey.getExpirationTime().catch(() => null));
+      for (const sig of subkey.bindingSignatures) add(sig.created);
+    }
+  }
+  return instants;
+}
+
+/** Answers about a set of keys, each kept for the span of time in which it cannot change. */
+const answers = new WeakMap<object, Map<string, { from: number; until: number; value: Promise<unknown> }>>();
+
+async function judged<T>(keys: openpgp.Key[], what: string, date: Date, judge: () => Promise<T>): Promise<T> {
+  const at = date.getTime();
+  let byWhat = answers.get(keys);
+  if (!byWhat) answers.set(keys, (byWhat = new Map()));
+  const known = byWhat.get(what);
+  if (known && at >= known.from && at < known.until) return known.value as Promise<T>;
+  const value = judge();
+  const instants = await changeInstants(keys);
+  const from = Math.max(Number.NEGATIVE_INFINITY, ...instants.filter((t) => t <= at));
+  const until = Math.min(Number.POSITIVE_INFINITY, ...instants.filter((t) => t > at));
+  byWhat.set(what, { from, until, value });
+  return value;
+}
+
+/**
+ * The keys that can do `what` at `date`: expiry and revocation judged then, not at load. openpgp's
+ * checks verify self-signatures; their answer is kept until the next instant it could change, so a
+ * request does not repeat them (a key that expires stops being used at that very instant).
+ */
 export const usable = {
-  async toSign<T extends openpgp.Key>(keys: T[], date: Date): Promise<T[]> {
-    const ok = await Promise.all(keys.map((k) => can(k.getSigningKey(undefined, date))));
-    return keys.filter((_, i) => ok[i]);
+  toSign<T extends openpgp.Key>(keys: T[], date: Date): Promise<T[]> {
+    return judged(keys, "sign", date, async () => {
+      const ok = await Promise.all(keys.map((k) => can(k.getSigningKey(undefined, date))));
+      return keys.filter((_, i) => ok[i]);
+    });
   },
-  async toEncryptTo<T extends openpgp.Key>(keys: T[], date: Date): Promise<T[]> {
-    const ok = await Promise.all(keys.map((k) => can(k.getEncryptionKey(undefined, date))));
-    return keys.filter((_, i) => ok[i]);
+  toEncryptTo<T extends openpgp.Key>(keys: T[], date: Date): Promise<T[]> {
+    return judged(keys, "encrypt", date, async () => {
+      const ok = await Promise.all(keys.map((k) => can(k.getEncryptionKey(undefined, date))));
+      return keys.filter((_, i) => ok[i]);
+    });
   },
   /** Key IDs (hex) of our encryption (sub)keys valid at `date`, each with the key that holds it. */
-  async decryptionKeyIds(keys: openpgp.PrivateKey[], date: Date): Promise<Map<string, openpgp.PrivateKey>> {
-    const ids = new Map<string, openpgp.PrivateKey>();
-    for (const key of keys) {
-      for (const part of [key, ...key.getSubkeys()]) {
-        const id = part.getKeyID();
-        if (await can(key.getEncryptionKey(id, date))) ids.set(id.toHex(), key);
+  decryptionKeyIds(keys: openpgp.PrivateKey[], date: Date): Promise<Map<string, openpgp.PrivateKey>> {
+    return judged(keys, "decrypt", date, async () => {
+      const ids = new Map<string, openpgp.PrivateKey>();
+      for (const key of keys) {
+        for (const part of [key, ...key.getSubkeys()]) {
+          const id = part.getKeyID();
+          if (await can(key.getEncryptionKey(id, date))) ids.set(id.toHex(), key);
+        }
       }
-    }
-    return ids;
+      return ids;
+    });
   },
 };
 

@@ -4,7 +4,13 @@ import { describe, test } from "node:test";
 import * as openpgp from "openpgp";
 import { CannotSealError, canSeal, EnvelopeError, open, seal } from "../../shared/security/envelope.ts";
 import { CachedKeyring } from "../../shared/security/key-source.ts";
-import { generateKeyPair, type Keyring, KeyringError, loadKeyring } from "../../shared/security/keyring.ts";
+import {
+  generateKeyPair,
+  type Keyring,
+  KeyringError,
+  loadKeyring,
+  usable,
+} from "../../shared/security/keyring.ts";
 
 const gen = (name: string) => generateKeyPair(name, { rsaBits: 2048 });
 const [us, google, stranger] = await Promise.all([gen("us"), gen("google"), gen("stranger")]);
@@ -482,4 +488,32 @@ describe("keyrings load key by key", () => {
     assert.equal(await canSeal(onlySoon, later), "no peer key can be encrypted to");
     assert.equal(await canSeal(onlySoon), undefined);
   });
+});
+
+test("a key's usability is judged once per span in which it cannot change, and again the instant it expires", async () => {
+  const created = new Date(Date.now() - 2 * DAY);
+  const [ours, theirs] = await Promise.all([
+    keyMadeAt("ours", created, 3),
+    keyMadeAt("theirs", created, 365),
+  ]);
+  const keyring = await loadKeyring({ own: ours.privateKey, peer: theirs.publicKey }, labels);
+  const key = keyring.own[0]!;
+  let checks = 0;
+  const check = key.getSigningKey.bind(key);
+  key.getSigningKey = ((...args: Parameters<typeof check>) => {
+    checks += 1;
+    return check(...args);
+  }) as typeof key.getSigningKey;
+  const now = new Date();
+  assert.deepEqual(await usable.toSign(keyring.own, now), [key]);
+  assert.deepEqual(await usable.toSign(keyring.own, new Date(now.getTime() + 1000)), [key]);
+  assert.equal(checks, 1, "the second request reuses the answer: nothing could change in between");
+  const expiry = ((await key.getExpirationTime()) as Date).getTime(); // OpenPGP keeps whole seconds
+  assert.deepEqual(await usable.toSign(keyring.own, new Date(expiry - 1)), [key]);
+  assert.deepEqual(
+    await usable.toSign(keyring.own, new Date(expiry)),
+    [],
+    "expired: not used from that instant",
+  );
+  assert.equal(checks, 2, "judged again once the span ended, at the expiry");
 });
