@@ -230,8 +230,8 @@ const answers = new WeakMap<object, Map<string, { from: number; until: number; v
 
 async function judged<T>(keys: openpgp.Key[], what: string, date: Date, judge: () => Promise<T>): Promise<T> {
   const at = date.getTime();
-  let byWhat = answers.get(keys);
-  if (!byWhat) answers.set(keys, (byWhat = new Map()));
+  const byWhat = answers.get(keys) ?? new Map();
+  answers.set(keys, byWhat);
   const known = byWhat.get(what);
   if (known && at >= known.from && at < known.until) return known.value as Promise<T>;
   const value = judge();

@@ -10,7 +10,8 @@ let sdk: Promise<typeof import("@aws-sdk/client-sqs")> | undefined;
 export function sqsSender(client?: SQSClient) {
   let made: SQSClient | undefined = client;
   return async (queueUrl: string, messageBody: string): Promise<void> => {
-    const { SQSClient, SendMessageCommand } = await (sdk ??= import("@aws-sdk/client-sqs"));
+    sdk ??= import("@aws-sdk/client-sqs");
+    const { SQSClient, SendMessageCommand } = await sdk;
     made ??= new SQSClient({});
     await made.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: messageBody }));
   };
