@@ -13,6 +13,7 @@ import { join, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
 import type { APIGatewayProxyEventV2, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { build } from "esbuild";
+import { EXTERNAL_MODULES, shipOpenpgpLazyModules } from "../../infra/bundling.ts";
 import { callIntegrator, standInGoogleKeyring } from "../../infra/google/client.ts";
 import { LOCAL_AWS } from "../../infra/local/emulators.ts";
 import { startLocalStack } from "../../infra/local/stack.ts";
@@ -47,6 +48,8 @@ interface BundleFigures {
   bannerNeeded: boolean;
   /** Largest contributors to the minified output, by package. */
   topPackages: [string, number][];
+  /** openpgp's lazy modules written beside a bundle that holds openpgp (infra/bundling.ts), loaded on first use only. */
+  besideBytes: number;
 }
 
 interface HttpAnswer {
@@ -69,7 +72,8 @@ interface ChildReport {
 
 /**
  * Bundles a handler as CDK's NodejsFunction would for an ESM Node 24 function: bundled, minified,
- * ESM, platform node, target node24, external source map, the AWS SDK v3 left to the runtime.
+ * ESM, platform node, target node24, external source map, the AWS SDK v3 left to the runtime, and
+ * openpgp's lazy modules left out and written beside the bundle (infra/bundling.ts).
  */
 async function bundle(entry: string, outdir: string): Promise<BundleFigures> {
   const outfile = join(outdir, "index.mjs");
@@ -81,7 +85,7 @@ async function bundle(entry: string, outdir: string): Promise<BundleFigures> {
     platform: "node" as const,
     target: "node24",
     sourcemap: "external" as const,
-    external: ["@aws-sdk/*"],
+    external: EXTERNAL_MODULES,
     outfile,
     metafile: true,
     logLevel: "error" as const,
@@ -97,6 +101,8 @@ async function bundle(entry: string, outdir: string): Promise<BundleFigures> {
     byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + input.bytesInOutput);
   }
   const code = readFileSync(outfile);
+  // As CDK does for a function that holds keys (infra/cdk/constructs/gsp-function.ts).
+  const beside = byPackage.has("openpgp") ? shipOpenpgpLazyModules(outdir) : [];
   return {
     entry,
     minifiedBytes: code.length,
@@ -104,6 +110,10 @@ async function bundle(entry: string, outdir: string): Promise<BundleFigures> {
     sourcemapBytes: statSync(`${outfile}.map`).size,
     bannerNeeded,
     topPackages: [...byPackage].sort((a, b) => b[1] - a[1]).slice(0, 4),
+    besideBytes: beside.reduce(
+      (sum, f) => sum + (f.endsWith(".mjs") ? statSync(join(outdir, f)).size : 0),
+      0,
+    ),
   };
 }
 
@@ -272,9 +282,11 @@ export const bundlesBench: BenchModule = {
       format: "esm",
       platform: "node",
       target: "node24",
+      external: EXTERNAL_MODULES,
       outfile: openpgpOnly,
       logLevel: "error",
     });
+    shipOpenpgpLazyModules(join(dir, "openpgp-only"));
     const noEvents = join(dir, "no-events.json");
     writeFileSync(noEvents, "[]");
 
@@ -485,11 +497,12 @@ export const bundlesBench: BenchModule = {
       tables: [
         {
           title:
-            "Bundle size (esbuild, as CDK NodejsFunction: bundle, minify, ESM, node24, @aws-sdk/* external)",
+            "Bundle size (esbuild, as CDK NodejsFunction: bundle, minify, ESM, node24, @aws-sdk/* and openpgp/lazy/* external)",
           headers: [
             "function",
             "minified",
             "gzip",
+            "beside it, loaded on first use only",
             "source map",
             "CJS banner needed",
             "largest packages in the bundle",
@@ -498,6 +511,7 @@ export const bundlesBench: BenchModule = {
             b.entry,
             `${b.minifiedBytes} B (${kb(b.minifiedBytes)})`,
             kb(b.gzipBytes),
+            b.besideBytes ? `${kb(b.besideBytes)} (openpgp/lazy/*)` : "",
             kb(b.sourcemapBytes),
             b.bannerNeeded ? "yes" : "no",
             b.topPackages.map(([p, bytes]) => `${p} ${kb(bytes)}`).join(", "),
@@ -544,7 +558,7 @@ export const bundlesBench: BenchModule = {
         },
       ],
       notes: [
-        "Cold start: a new `node` process (the same Node 24) imports the bundle from a scratch folder where only `@aws-sdk/*` resolves (a link to this repository's copy, standing in for the SDK the Lambda runtime ships), then invokes `handler` twice with the event its trigger sends, against the local stack's tables in DynamoDB Local and queue in fauxqs: capture and asynchronous-capture an API Gateway v2 event of a sealed request (base64-encoded); capture-outcome an API Gateway v2 event of an APPROVED outcome (JSON) for a capture acknowledged just before; notifier an SQS event of one message for an outcome recorded but not yet sent (it delivers to the stack's stand-in Google); sweeper a scheduled event with nothing due. Environment: `runtimeEnv(config)` (keys only for the functions that open, seal or sign, as the CDK app sets them) + AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SQS, AWS_REGION, dummy credentials.",
+        "Cold start: a new `node` process (the same Node 24) imports the bundle from a scratch folder where only `@aws-sdk/*` resolves (a link to this repository's copy, standing in for the SDK the Lambda runtime ships), and openpgp's lazy modules as shipped beside the bundle (none of them is loaded by these RSA-only invocations), then invokes `handler` twice with the event its trigger sends, against the local stack's tables in DynamoDB Local and queue in fauxqs: capture and asynchronous-capture an API Gateway v2 event of a sealed request (base64-encoded); capture-outcome an API Gateway v2 event of an APPROVED outcome (JSON) for a capture acknowledged just before; notifier an SQS event of one message for an outcome recorded but not yet sent (it delivers to the stack's stand-in Google); sweeper a scheduled event with nothing due. Environment: `runtimeEnv(config)` (keys only for the functions that open, seal or sign, as the CDK app sets them) + AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SQS, AWS_REGION, dummy credentials.",
         "The first invocation holds what the handler builds lazily: configuration, the DynamoDB client and its first connection, and for OpenPGP the keyring load from KEYS_DIR (files here; Secrets Manager in a deployment, one more network call not measured). Lambda's own init (runtime bootstrap, code download) is not part of this.",
         "The handler writes its JSON log line per invocation to stdout (piped, discarded) in these processes, as in Lambda. No tracing library is in the bundles: Lambda's own active tracing records each invocation's segment outside the process.",
       ],

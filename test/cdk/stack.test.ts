@@ -3,6 +3,7 @@
  * checked against infra/resources.ts and infra/cdk/environments.ts.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -212,6 +213,55 @@ describe("functions", () => {
         );
       const module = await import(pathToFileURL(bundle).href);
       assert.equal(typeof module.handler, "function", `${name}: ${bundle}`);
+    }
+  });
+
+  it("openpgp's rarely used algorithms ship beside a keyed function's bundle, not in it, and load from there", () => {
+    // A message each inlined copy carries that openpgp's main code does not (curves, CAST5/DES, argon2, bzip2, ed25519, SHA-3).
+    const inlinedMarkers = [
+      "Cannot find square root",
+      "CAST-128: keys must be 16 bytes",
+      "BigEndian system not supported",
+      "Invalid bzip data",
+      "bad secret key size",
+      "XOF is not possible for this instance",
+    ];
+    const lazyModules = [
+      "noble_curves",
+      "noble_hashes",
+      "nacl-fast",
+      "legacy_ciphers",
+      "argon2id",
+      "unbzip2-stream",
+    ];
+    const probe = `for (const m of ${JSON.stringify(lazyModules)}) { const ns = await import("openpgp/lazy/" + m); console.log(import.meta.resolve("openpgp/lazy/" + m), Object.keys(ns).length); }`;
+    const stack = synth.stacks.dev;
+    for (const name of functionNames) {
+      const metadata = template("dev").toJSON().Resources[logicalId(stack.functions[name].function)].Metadata;
+      const assetDir = join(synth.outdir, metadata["aws:asset:path"]);
+      const code = readFileSync(join(assetDir, "index.mjs"), "utf8");
+      if (!stack.functions[name].holdsKeys) {
+        assert.equal(existsSync(join(assetDir, "node_modules")), false, `${name}: nothing shipped beside`);
+        continue;
+      }
+      assert.match(code, /import\("openpgp\/lazy\/noble_curves"\)/, `${name}: loads the curves lazily`);
+      for (const marker of inlinedMarkers) assert.equal(code.includes(marker), false, `${name}: ${marker}`);
+      // Resolved from the asset itself: the folder above it (cdk.out) links this repository's node_modules.
+      const run = spawnSync(process.execPath, ["--input-type=module", "-e", probe], {
+        cwd: assetDir,
+        encoding: "utf8",
+      });
+      assert.equal(run.status, 0, `${name}: ${run.stderr}`);
+      const lines = run.stdout.trim().split("\n");
+      assert.equal(lines.length, lazyModules.length, run.stdout);
+      for (const line of lines) {
+        const [url, exports] = line.split(" ");
+        assert.ok(
+          url!.startsWith(pathToFileURL(join(assetDir, "node_modules", "openpgp")).href),
+          `${name}: ${url}`,
+        );
+        assert.ok(Number(exports) >= 1, `${name}: ${line}`);
+      }
     }
   });
 });

@@ -159,3 +159,58 @@ describe("openpgp patch (infra/patches): each RSA key is imported into node:cryp
     assert.equal(await opened(await unlock()), '{"x":1}');
   });
 });
+
+describe("openpgp patch (infra/patches): rarely used algorithms load on first use from openpgp/lazy/*", () => {
+  test("each lazy module resolves to the package's own lightweight chunk", () => {
+    for (const name of [
+      "noble_curves",
+      "noble_hashes",
+      "nacl-fast",
+      "legacy_ciphers",
+      "argon2id",
+      "unbzip2-stream",
+    ]) {
+      assert.match(
+        import.meta.resolve(`openpgp/lazy/${name}`),
+        new RegExp(`/openpgp/dist/lightweight/${name}\\.min\\.mjs$`),
+      );
+    }
+  });
+
+  test("a Curve448 key (noble curves) signs, encrypts, decrypts and verifies", async () => {
+    const { privateKey, publicKey } = await openpgp.generateKey({
+      type: "curve448",
+      userIDs: [{ name: "lazy" }],
+      format: "object",
+    });
+    const sealed = await openpgp.encrypt({
+      message: await openpgp.createMessage({ text: "curve448" }),
+      encryptionKeys: publicKey,
+      signingKeys: privateKey,
+    });
+    const { data, signatures } = await openpgp.decrypt({
+      message: await openpgp.readMessage({ armoredMessage: sealed }),
+      decryptionKeys: privateKey,
+      verificationKeys: publicKey,
+      expectSigned: true,
+    });
+    assert.equal(data, "curve448");
+    assert.equal(await signatures[0]!.verified, true);
+  });
+
+  test("a CAST5 message under an argon2 passphrase (legacy ciphers, argon2) opens", async () => {
+    const sealed = await openpgp.encrypt({
+      message: await openpgp.createMessage({ text: "cast5" }),
+      passwords: ["passphrase"],
+      config: {
+        preferredSymmetricAlgorithm: openpgp.enums.symmetric.cast5,
+        s2kType: openpgp.enums.s2k.argon2,
+      },
+    });
+    const { data } = await openpgp.decrypt({
+      message: await openpgp.readMessage({ armoredMessage: sealed }),
+      passwords: ["passphrase"],
+    });
+    assert.equal(data, "cast5");
+  });
+});

@@ -15,6 +15,7 @@ import { Construct } from "constructs";
 import { type RuntimeConfig, runtimeEnv } from "../../../shared/config.ts";
 import { OUTCOME_CALLERS_ENV } from "../../../shared/http/caller.ts";
 import { METRICS } from "../../../shared/metrics.ts";
+import { EXTERNAL_MODULES, shipOpenpgpLazyModulesCommand } from "../../bundling.ts";
 import type { FunctionDefinition, FunctionName, queues, tables } from "../../resources.ts";
 import { type FunctionAccess, NEVER_GRANTED } from "../access.ts";
 import type { GspKeys } from "./keys.ts";
@@ -74,6 +75,8 @@ export const LIVE_ALIAS = "live";
 export class GspFunction extends Construct {
   readonly name: FunctionName;
   readonly definition: FunctionDefinition;
+  /** Opens, seals or signs envelopes: reads the keyrings and bundles openpgp. */
+  readonly holdsKeys: boolean;
   readonly function: NodejsFunction;
   readonly logGroup: LogGroup;
   readonly role: Role;
@@ -88,6 +91,7 @@ export class GspFunction extends Construct {
     const { name, definition, resources } = props;
     this.name = name;
     this.definition = definition;
+    this.holdsKeys = Boolean(definition.servesGoogle || definition.callsGoogle);
 
     this.logGroup = new LogGroup(this, "Logs", {
       retention: props.logRetention,
@@ -143,8 +147,18 @@ export class GspFunction extends Construct {
         sourceMap: true,
         sourceMapMode: SourceMapMode.DEFAULT,
         sourcesContent: false,
-        externalModules: ["@aws-sdk/*"],
+        externalModules: EXTERNAL_MODULES,
         banner: REQUIRE_BANNER,
+        // openpgp's rarely used algorithms ship beside the bundle of a function that holds keys (infra/bundling.ts).
+        ...(this.holdsKeys && {
+          commandHooks: {
+            beforeBundling: () => [],
+            beforeInstall: () => [],
+            afterBundling: (_inputDir: string, outputDir: string) => [
+              shipOpenpgpLazyModulesCommand(outputDir),
+            ],
+          },
+        }),
       },
     });
     this.alias = props.canary
@@ -164,7 +178,7 @@ export class GspFunction extends Construct {
   private bindKeys(resources: GspResources, runtime: GspFunctionProps["runtime"]) {
     if (runtime.messageCodec !== "openpgp") return {};
     const { keys } = resources;
-    if (this.definition.servesGoogle || this.definition.callsGoogle) {
+    if (this.holdsKeys) {
       keys.own.grantRead(this.role);
       keys.google.grantRead(this.role);
       resources.kms.grant(this.role, "keyrings", ["kms:Decrypt"]);
