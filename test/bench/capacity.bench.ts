@@ -39,6 +39,8 @@ export interface CaseFigures {
   requests: number;
   rru: number;
   wru: number;
+  /** The part of `wru` written to the sweep and settlement indexes. */
+  indexWru: number;
   /** CapacityUnits DynamoDB Local returned (it does not bill missing keys nor ConditionChecks). */
   reportedByLocal: number;
   largestItemBytes: number;
@@ -173,6 +175,7 @@ export const capacityBench: BenchModule = {
               "commands (via the gateway)",
               "RRU (rules)",
               "WRU (rules)",
+              "… of which index entries",
               "capacity units reported by DynamoDB Local",
               "largest item, bytes",
             ],
@@ -183,6 +186,7 @@ export const capacityBench: BenchModule = {
               c in gateway ? commandsOf(gateway[c as Case]) : `${asyncCommands(c as AsyncCase)} (in-process)`,
               num(figures[c].rru, 2),
               num(figures[c].wru, 2),
+              num(figures[c].indexWru, 2),
               num(figures[c].reportedByLocal, 2),
               figures[c].largestItemBytes,
             ]),
@@ -191,7 +195,7 @@ export const capacityBench: BenchModule = {
         notes: [
           "Requests: counted twice, through the gateway from `stack.dynamodbCommands` (the real handler) and in-process; the two agree or this module fails.",
           'Capacity: in-process, `capture(deps.capture, body)` (and `asynchronousCapture`, `recordCaptureOutcome`) with deps from `serviceDeps(config, { dynamodb })` on a client whose middleware sets `ReturnConsumedCapacity: "TOTAL"` and sums `ConsumedCapacity`, against the same tables. DynamoDB Local does return ConsumedCapacity, but it bills 0 for a BatchGetItem key that finds no item, 0 for a ConditionCheck, and nothing for index writes, where DynamoDB bills them; so the RRU/WRU columns are computed from the sizes of the items involved with DynamoDB\'s published rules: strongly consistent read 1 RRU per 4 KB per key, a key that finds no item 1 RRU; a standard write (PutItem, UpdateItem) 1 WRU per 1 KB of the larger of the item before and after, a transactional write 2 WRU per 1 KB per item; a write to a sparse index (`sweep`, KEYS_ONLY; `settlement`, a few small attributes projected, the index the reconciliation of a statement queries by day) 1 WRU when the item enters or leaves it, 2 when its index key moves (delete + put), none when it stays; and one rule the AWS developer guide does not spell out: a ConditionCheck billed as a transactional write of its item (2 WRU; the layout no longer uses one on the capture path). A conditional write whose condition fails is billed as if it wrote. The reported column is shown for comparison only.',
-          "Fresh writes the capture record and the account item (balance and the day and month spend counters on it) in one TransactWriteItems of 2 items; the instrument is not checked in the write (an instrument change bumps the account's configVersion, which the debit conditions on). A decline is the record alone in one conditional PutItem; a replay only reads. An asynchronous capture is acknowledged with a conditional PutItem of the PENDING record (which enters the sweep index); an APPROVED outcome reads the record (GetItem) and the instrument + account (BatchGetItem), then writes the record and the debit in one 2-item transaction; a FAILED outcome is one conditional UpdateItem; both then mark the notification enqueued (UpdateItem, the record leaves the index). A refund reads its own key and the capture (BatchGetItem), writes its record, the capture's refunded total and the credit in one 3-item transaction, then marks its refundResultNotification enqueued (UpdateItem). A record that moved money (a SUCCESS capture, an approved outcome, a SUCCESS refund) also enters the `settlement` index. The notifier's own reads and writes per delivery are not in these rows.",
+          "Fresh writes the capture record and the account item (balance and the day and month spend counters on it) in one TransactWriteItems of 2 items; the read is the record and the account (whose item holds a copy of the instrument's status, so the instrument's own item is read only the first time a process meets it), and the instrument is not checked in the write (an instrument change rewrites that copy and bumps the account's configVersion, which the debit conditions on). A decline is the record alone in one conditional PutItem; a replay only reads. An asynchronous capture is acknowledged with a conditional PutItem of the PENDING record (which enters the sweep index); an APPROVED outcome reads the record (GetItem) and the account (a BatchGetItem of its one key), then writes the record and the debit in one 2-item transaction; a FAILED outcome is one conditional UpdateItem; both then mark the notification enqueued (UpdateItem, the record leaves the index). A refund reads its own key and the capture (BatchGetItem), writes its record, the capture's refunded total and the credit in one 3-item transaction, then marks its refundResultNotification enqueued (UpdateItem). A record that moved money (a SUCCESS capture, an approved outcome, a SUCCESS refund) also enters the `settlement` index. The notifier's own reads and writes per delivery are not in these rows.",
         ],
         headlines: [
           `DynamoDB per capture (published rules): fresh ${figures.fresh.requests} requests, ${num(figures.fresh.rru, 0)} RRU + ${num(figures.fresh.wru, 0)} WRU; replay ${figures.replay.requests} request, ${num(figures.replay.rru, 0)} RRU; decline ${figures.decline.requests} requests, ${num(figures.decline.rru, 0)} RRU + ${num(figures.decline.wru, 0)} WRU; asynchronous, approved: acknowledge ${num(figures.acknowledge.rru, 0)} RRU + ${num(figures.acknowledge.wru, 0)} WRU, then the outcome ${num(figures.approved.rru, 0)} RRU + ${num(figures.approved.wru, 0)} WRU (${num(figures.failed.rru, 0)} RRU + ${num(figures.failed.wru, 0)} WRU when it moves no money); a refund ${figures.refund.requests} requests, ${num(figures.refund.rru, 0)} RRU + ${num(figures.refund.wru, 0)} WRU.`,
@@ -213,13 +217,14 @@ function summarise(gatewayRuns: string[][] | undefined, inProcessRuns: MeteredCa
   if (gatewayRuns) {
     const gatewayCount = gatewayRuns.reduce((s, r) => s + r.length, 0) / gatewayRuns.length;
     if (gatewayCount !== requests)
-      throw new Error(`requests per capture differ: $gatewayCountvia the gateway, $requestsin-process`);
+      throw new Error(`requests per capture differ: ${gatewayCount} via the gateway, ${requests} in-process`);
   }
   return {
     gatewayCommands: gatewayRuns?.[0] ?? [],
     requests,
     rru: mean((calls) => calls.reduce((s, c) => s + c.rru, 0)),
     wru: mean((calls) => calls.reduce((s, c) => s + c.wru, 0)),
+    indexWru: mean((calls) => calls.reduce((s, c) => s + c.indexWru, 0)),
     reportedByLocal: mean((calls) => calls.reduce((s, c) => s + (c.reported ?? 0), 0)),
     largestItemBytes: Math.max(...inProcessRuns.flatMap((calls) => calls.map((c) => c.largestItem))),
     repetitions: n,

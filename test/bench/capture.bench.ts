@@ -149,7 +149,7 @@ export const captureBench: BenchModule = {
         "Capture latency is the HTTP round trip as the client (the stand-in Google, in this same process) sees it: request bodies are built and, for OpenPGP, sealed before the clock starts; answers are opened and verified after it stops. So the OpenPGP figures hold the server's open + seal, not the client's.",
         `Every capture is a fresh SUCCESS of 1 INR, spread round-robin over ${ctx.benchTokens.length} tokens on ${ctx.benchTokens.length} accounts (huge balance, no limits); after a warm-up, each token has been seen by the process (warm path: 1 BatchGetItem + 1 TransactWriteItems).`,
         `The local gateway runs at most ${DEFAULT_MAX_CONCURRENT} invocations of a function at once and queues the rest (infra/local/gateway.ts), so at concurrency 32 the capture latency includes queueing at the gateway; the floor has no such bound.`,
-        "Floor: the least DynamoDB work a capture can do, sent straight from this process with the SDK: one BatchGetItem (ConsistentRead) of the same three keys a warm capture reads (record, instrument, account), then one TransactWriteItems of a Put (a capture-like record, conditional on a new key) and an Update (the account's balance, conditional on funds). Measured in the same rounds as the captures (capture run, floor run, for each codec, three times per level) at the same concurrency, against the same DynamoDB Local.",
+        "Floor: the least DynamoDB work a capture can do, sent straight from this process with the SDK: one BatchGetItem (ConsistentRead) of the same two keys a warm capture reads (record, and the account, which holds the instrument's status), then one TransactWriteItems of a Put (a capture-like record, conditional on a new key) and an Update (the account's balance, conditional on funds). Measured in the same rounds as the captures (capture run, floor run, for each codec, three times per level) at the same concurrency, against the same DynamoDB Local.",
         "Client, server and gateway share this process and the machine's 2 cores with DynamoDB Local (Java); throughput is that of the whole arrangement, not of one Lambda. CPU ms per capture is this process's user + system time over the captures (client fetch, gateway, handler; not DynamoDB Local's JVM); on this VM it too rises when other processes are busy, though less than wall-clock latency.",
       ],
       headlines: [
@@ -234,7 +234,7 @@ function floorLevel(
 
 /**
  * The least DynamoDB work a fresh capture can do, as one operation for `i`: one consistent BatchGetItem of
- * the 3 keys a warm capture reads (record, instrument, account), then one TransactWriteItems of 2 items
+ * the 2 keys a warm capture reads (record, and the account, which holds the instrument's status), then one TransactWriteItems of 2 items
  * (a capture-like record, conditional on a new key, and the account's balance, conditional on funds).
  */
 export function dynamoDbFloor(
@@ -252,7 +252,7 @@ export function dynamoDbFloor(
       new BatchGetItemCommand({
         RequestItems: {
           [ledger]: {
-            Keys: [ledgerKeys.token(tokens[index]!), ledgerKeys.account(accountId)].map(key),
+            Keys: [ledgerKeys.account(accountId)].map(key),
             ConsistentRead: true,
           },
           [captures]: { Keys: [{ pk: S(recordKey) }], ConsistentRead: true },

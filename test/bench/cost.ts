@@ -113,6 +113,20 @@ export const costBench: BenchModule = {
         wru: baseline.baselineCapacity.fresh.wru,
       },
       {
+        // What the layout alone costs: the same capture without the `settlement` index entry issue 16 added.
+        name: "ours, fresh capture, without its settlement index entry (the ledger layout alone)",
+        durationMs: oursFresh + envelopeMs,
+        rru: capacity.fresh!.rru,
+        wru: capacity.fresh!.wru - capacity.fresh!.indexWru,
+      },
+      {
+        // Computed, not measured: reconciling the baseline's statements without a scan needs the same entry.
+        name: "baseline (Powertools), fresh capture, with a settlement index entry (+1 WRU, computed)",
+        durationMs: theirsFresh + envelopeMs,
+        rru: baseline.baselineCapacity.fresh.rru,
+        wru: baseline.baselineCapacity.fresh.wru + capacity.fresh!.indexWru,
+      },
+      {
         name: "baseline (Powertools), replay",
         durationMs: baseline.timedCases.theirsReplay!.p50 + envelopeMs,
         rru: baseline.baselineCapacity.replay.rru,
@@ -122,6 +136,8 @@ export const costBench: BenchModule = {
     const costs = lines.map((line) => perMillion(line, memoryMb));
     const byName = (prefix: string) => costs[lines.findIndex((l) => l.name.startsWith(prefix))]!;
     // An approved asynchronous capture is two invocations: Google's acknowledgement and the integrator's outcome.
+    const layoutOnly = byName("ours, fresh capture, without");
+    const baselineIndexed = byName("baseline (Powertools), fresh capture, with");
     const acknowledged = byName("ours, asynchronousCapture");
     const approved = byName("ours, outcome APPROVED");
     const asyncApproved = {
@@ -186,10 +202,11 @@ export const costBench: BenchModule = {
         `Prices (us-east-1 list, on-demand): Lambda arm64 $${PRICES.lambdaArmGbSecond} per GB-second and $${PRICES.lambdaRequestsPerMillion.toFixed(2)} per million requests; API Gateway REST API $${PRICES.restApiRequestsPerMillion.toFixed(2)} per million requests and WAF $${PRICES.wafRequestsPerMillion.toFixed(2)} per million requests (the deployed edge; the baseline is priced behind the same edge, which any bank's deployment needs; WAF's monthly web ACL and rule fees are not per request and left out); DynamoDB on-demand $${PRICES.dynamoWruPerMillion} per million write request units and $${PRICES.dynamoRruPerMillion} per million read request units (transactional writes 2 WRU per KB, strongly consistent reads 1 RRU per 4 KB). No free tier, no data transfer, no CloudWatch Logs (one JSON line per request), no Secrets Manager (keyring re-read every 300 s per warm instance).`,
         `Lambda: ${memoryMb} MB arm64 (infra/resources.ts)${rss ? `; measured peak RSS of a warm process over the loop: ${num(rss / 1024, 1)} MiB` : ""}. Duration estimate = in-process capture p50 measured in module 4 (sequential; replay and decline timed the same way) + server-side envelope p50 from module 1 (${ms(envelopeMs)} ms), rounded up to the billed 1 ms. That is this machine's figure on DynamoDB Local, not a Lambda measurement.`,
         `Sensitivity: at ${memoryMb} MB a function has about ${memoryMb}/${MB_PER_VCPU} of a vCPU; if the CPU-bound envelope ran ${num(cpuFactor, 2)}× slower there (an assumption, not measured), a fresh capture would bill ${slowEnvelope.billedMs} ms and cost ${usd(slowEnvelope.total)} per million in total (Lambda compute ${usd(slowEnvelope.lambdaCompute)}).`,
+        "Two rows are derived, not measured: ours without the `settlement` index entry (module 3 reports the index's part of the WRU; that entry is what lets a statement's period be reconciled with a Query per day instead of a scan, issue 16), which is the ledger layout's own cost; and the baseline with the same entry added (+1 WRU), which is what reconciling its statements without a scan would cost it too.",
         "Request units per capture come from module 3 (ours) and module 4 (baseline), computed with DynamoDB's published rules from the measured item sizes; cold first captures of a token (one more read) are rare and left out. The asynchronous rows are per invocation (the outcome route is internal: JSON, no envelope, behind its own IAM-only REST API and WAF); an approved asynchronous capture is the two together, and its notification adds the notifier's invocation and SQS, not costed here.",
       ],
       headlines: [
-        `Estimated cost per million fresh captures: ours ${usd(byName("ours, fresh").total)} (DynamoDB ${usd(byName("ours, fresh").dynamo)} of it), the Powertools baseline ${usd(byName("baseline (Powertools), fresh").total)} (DynamoDB ${usd(byName("baseline (Powertools), fresh").dynamo)}): ours/baseline ${num(byName("ours, fresh").total / byName("baseline (Powertools), fresh").total, 3)}× in all, ${num(byName("ours, fresh").dynamo / byName("baseline (Powertools), fresh").dynamo, 3)}× DynamoDB; a decline ${usd(byName("ours, decline").total)}, a replay ${usd(byName("ours, replay").total)}, an approved asynchronous capture ${usd(asyncApproved.total)} (two invocations).`,
+        `Estimated cost per million fresh captures: ours ${usd(byName("ours, fresh").total)} (DynamoDB ${usd(byName("ours, fresh").dynamo)} of it), the Powertools baseline ${usd(byName("baseline (Powertools), fresh").total)} (DynamoDB ${usd(byName("baseline (Powertools), fresh").dynamo)}): ours/baseline ${num(byName("ours, fresh").total / byName("baseline (Powertools), fresh").total, 3)}× in all, ${num(byName("ours, fresh").dynamo / byName("baseline (Powertools), fresh").dynamo, 3)}× DynamoDB; without the settlement index entry (the layout alone) ${usd(layoutOnly.total)}, ${num(layoutOnly.total / byName("baseline (Powertools), fresh").total, 3)}× the baseline; the baseline given the same entry ${usd(baselineIndexed.total)}, ours ${num(byName("ours, fresh").total / baselineIndexed.total, 3)}× that; a decline ${usd(byName("ours, decline").total)}, a replay ${usd(byName("ours, replay").total)}, an approved asynchronous capture ${usd(asyncApproved.total)} (two invocations).`,
       ],
       data: {
         prices: PRICES,

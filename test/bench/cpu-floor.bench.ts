@@ -145,7 +145,7 @@ export const cpuFloorBench: BenchModule = {
               ),
               row("floor: RSA floor + DynamoDB floor, one after the other", "floor", false),
               row(
-                "… DynamoDB floor alone: BatchGetItem (3 keys) + TransactWriteItems (2 items), bare SDK",
+                "… DynamoDB floor alone: BatchGetItem (2 keys) + TransactWriteItems (2 items), bare SDK",
                 "sdkFloor",
                 false,
               ),

@@ -25,6 +25,8 @@ export interface MeteredCall {
   /** Read / write request units by DynamoDB's published rules, from the sizes of the items involved. */
   rru: number;
   wru: number;
+  /** The part of `wru` spent on global secondary indexes (the sweep and settlement indexes). */
+  indexWru: number;
   /** Largest item this call read or wrote, bytes (DynamoDB item size rules). */
   largestItem: number;
   failed: boolean;
@@ -119,6 +121,7 @@ export function capacityClient(endpoint: string): { client: DynamoDBClient; mete
       const reported = consumed === undefined ? undefined : Array.isArray(consumed) ? consumed : [consumed];
       let rru = 0;
       let wru = 0;
+      let indexWru = 0;
       let largest = 0;
       for (const [i, r] of reads.entries()) {
         const size = readItems[i] ? itemSize(readItems[i]) : 0;
@@ -137,15 +140,17 @@ export function capacityClient(endpoint: string): { client: DynamoDBClient; mete
         for (const keyNames of (await tableInfo(w.table)).indexes) {
           const inIndex = (item: Item | undefined) => item !== undefined && keyNames.every((k) => item[k]);
           const keyOf = (item: Item | undefined) => JSON.stringify(keyNames.map((k) => item?.[k]));
-          if (inIndex(old) && inIndex(now)) wru += keyOf(old) === keyOf(now) ? 0 : 2;
-          else if (inIndex(old) || inIndex(now)) wru += 1;
+          if (inIndex(old) && inIndex(now)) indexWru += keyOf(old) === keyOf(now) ? 0 : 2;
+          else if (inIndex(old) || inIndex(now)) indexWru += 1;
         }
       }
+      wru += indexWru;
       meter.calls.push({
         command,
         reported: reported?.reduce((sum, c) => sum + (c.CapacityUnits ?? 0), 0),
         rru,
         wru,
+        indexWru,
         largestItem: largest,
         failed: failure !== undefined,
       });

@@ -8,11 +8,19 @@ import {
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import type { LocalStack } from "../../infra/local/stack.ts";
-import { itemToAccount, key, ledgerKeys, N, S } from "../../shared/adapters/dynamodb/items.ts";
+import {
+  instrumentCopyName,
+  itemToAccount,
+  key,
+  ledgerKeys,
+  N,
+  S,
+} from "../../shared/adapters/dynamodb/items.ts";
 import { loadLedger } from "../../shared/adapters/dynamodb/ledger-loader.ts";
-import { setInstrumentStatus } from "../../shared/adapters/dynamodb/ledger-store.ts";
+import { copyInstrumentStatus, setInstrumentStatus } from "../../shared/adapters/dynamodb/ledger-store.ts";
 import { periodsAt } from "../../shared/domain/periods.ts";
 import { parseLedgerFixture } from "../../shared/ledger-fixture.ts";
+import { itemSize } from "../bench/dynamodb-meter.ts";
 import { capture, captureRequest } from "../support/google.ts";
 import { balance } from "../support/ledger.ts";
 import { startTestStack } from "../support/stack.ts";
@@ -42,7 +50,8 @@ function recordInputs() {
   return { seen, stop: () => service.middlewareStack.remove(name) };
 }
 
-const itemBytes = (item: Record<string, AttributeValue>) => Buffer.byteLength(JSON.stringify(item));
+/** An item's size by DynamoDB's published rules (attribute names + values), as the bench computes it. */
+const itemBytes = itemSize;
 
 async function accountItem(accountId: string) {
   const out = await stack.dynamodb.send(
@@ -65,7 +74,7 @@ const account = (accountId: string, inr: Record<string, unknown>) => ({
   currencies: { INR: { balance: String(1_000_000n * INR), ...inr } },
 });
 
-test("a fresh capture reads 3 keys and writes 2 items (record + account); a decline is one Put", async () => {
+test("a fresh capture reads 2 keys (record + account) and writes 2 items (record + account); a decline is one Put", async () => {
   // Warm the token → account binding first, as a running process has it.
   assert.equal((await capture(stack.url, captureRequest({ amount: String(INR) }))).body.result, "SUCCESS");
   const fresh = recordInputs();
@@ -76,12 +85,16 @@ test("a fresh capture reads 3 keys and writes 2 items (record + account); a decl
     fresh.seen.map((s) => s.command),
     ["BatchGetItemCommand", "TransactWriteItemsCommand"],
   );
-  const requested = fresh.seen[0]!.input.RequestItems as Record<string, { Keys: unknown[] }>;
-  assert.equal(
-    Object.values(requested).reduce((n, r) => n + r.Keys.length, 0),
-    3,
-    "record, instrument and account: 3 strongly consistent reads (≤ 3 RRU, each item < 4 KB)",
+  const requested = fresh.seen[0]!.input.RequestItems as Record<
+    string,
+    { Keys: Record<string, AttributeValue>[]; ConsistentRead: boolean }
+  >;
+  assert.deepEqual(
+    Object.values(requested).flatMap((r) => r.Keys.map((k) => `${k.pk!.S}${k.sk ? `/${k.sk.S}` : ""}`)),
+    [`ACCOUNT#acct-demo-main/ACCOUNT`, requested[stack.config.tables.captures]!.Keys[0]!.pk!.S],
+    "the account (which holds the token's status) and the record: 2 strongly consistent reads (2 RRU, each item < 4 KB)",
   );
+  assert.ok(Object.values(requested).every((r) => r.ConsistentRead));
   const items = fresh.seen[1]!.input.TransactItems as TransactWriteItem[];
   assert.deepEqual(
     items.map((i) => Object.keys(i)[0]),
@@ -89,7 +102,10 @@ test("a fresh capture reads 3 keys and writes 2 items (record + account); a decl
     "the record and the account: 2 items × 2 WRU = 4 WRU, no spend items, no ConditionCheck",
   );
   assert.ok(itemBytes(items[0]!.Put!.Item!) < 1024, "the record stays under 1 KB (2 WRU transactional)");
-  assert.ok(itemBytes(await accountItem("acct-demo-main")) < 1024, "the account stays under 1 KB (2 WRU)");
+  assert.ok(
+    itemBytes(await accountItem("acct-demo-main")) < 1024,
+    "the account, with the copies of its 6 instruments' status, stays under 1 KB (2 WRU)",
+  );
 
   const decline = recordInputs();
   const declined = await capture(stack.url, captureRequest({ amount: "500000" }));
@@ -261,5 +277,122 @@ test("an account of the earlier layout: its spend items count, and are folded in
     (await capture(stack.url, third)).body.result,
     "CHARGE_EXCEEDS_MONTHLY_LIMIT",
     "a 4th this month",
+  );
+});
+
+test("an account of the earlier layout holds no copy of its token's status: it is copied on first use, then read from the account", async () => {
+  await load({
+    accounts: [account("acct-copy", {})],
+    tokens: [{ googlePaymentToken: "gpt-copy", accountId: "acct-copy", status: "ACTIVE" }],
+  });
+  const copyName = instrumentCopyName(ledgerKeys.token("gpt-copy").pk);
+  assert.deepEqual((await accountItem("acct-copy"))[copyName], S("ACTIVE"), "the loader writes the copy");
+  // As the earlier code left it: the status on the token's item only.
+  await stack.dynamodb.send(
+    new UpdateItemCommand({
+      TableName: ledgerTable,
+      Key: key(ledgerKeys.account("acct-copy")),
+      UpdateExpression: "REMOVE #copy",
+      ExpressionAttributeNames: { "#copy": copyName },
+    }),
+  );
+  const before = await balance(stack, "acct-copy");
+  const first = recordInputs();
+  const reply = await capture(
+    stack.url,
+    captureRequest({ amount: String(INR), googlePaymentToken: "gpt-copy" }),
+  );
+  first.stop();
+  assert.equal(reply.body.result, "SUCCESS");
+  assert.equal(before - (await balance(stack, "acct-copy")), INR);
+  assert.deepEqual(
+    first.seen.map((s) => s.command),
+    [
+      "BatchGetItemCommand", // the token (this process had not seen it) + the record
+      "BatchGetItemCommand", // the account: no copy
+      "TransactWriteItemsCommand", // the copy, under the token's status as read
+      "BatchGetItemCommand", // the account again, with the copy
+      "TransactWriteItemsCommand", // record + debit
+    ],
+  );
+  assert.deepEqual((await accountItem("acct-copy"))[copyName], S("ACTIVE"));
+
+  // From now on the token's item is not read: its status comes from the account.
+  const warm = recordInputs();
+  const again = await capture(
+    stack.url,
+    captureRequest({ amount: String(INR), googlePaymentToken: "gpt-copy" }),
+  );
+  warm.stop();
+  assert.equal(again.body.result, "SUCCESS");
+  assert.deepEqual(
+    warm.seen.map((s) => s.command),
+    ["BatchGetItemCommand", "TransactWriteItemsCommand"],
+  );
+
+  // A status change writes item and copy together: the next capture sees it without reading the token's item.
+  await setInstrumentStatus(
+    stack.dynamodb,
+    ledgerTable,
+    { kind: "TOKEN", googlePaymentToken: "gpt-copy", accountId: "acct-copy", status: "ACTIVE" },
+    "INVALIDATED_BY_USER",
+  );
+  assert.deepEqual((await accountItem("acct-copy"))[copyName], S("INVALIDATED_BY_USER"));
+  const refused = await capture(
+    stack.url,
+    captureRequest({ amount: String(INR), googlePaymentToken: "gpt-copy" }),
+  );
+  assert.equal(refused.body.result, "GOOGLE_PAYMENT_TOKEN_INVALIDATED_BY_USER");
+  assert.equal(before - (await balance(stack, "acct-copy")), 2n * INR, "no debit for an invalidated token");
+});
+
+test("a copy is never written over a newer status: the copy of the earlier layout is refused once the token moved", async () => {
+  await load({
+    accounts: [account("acct-copy-race", {})],
+    tokens: [{ googlePaymentToken: "gpt-copy-race", accountId: "acct-copy-race", status: "ACTIVE" }],
+  });
+  const copyName = instrumentCopyName(ledgerKeys.token("gpt-copy-race").pk);
+  await stack.dynamodb.send(
+    new UpdateItemCommand({
+      TableName: ledgerTable,
+      Key: key(ledgerKeys.account("acct-copy-race")),
+      UpdateExpression: "REMOVE #copy",
+      ExpressionAttributeNames: { "#copy": copyName },
+    }),
+  );
+  const token = {
+    kind: "TOKEN",
+    googlePaymentToken: "gpt-copy-race",
+    accountId: "acct-copy-race",
+    status: "ACTIVE",
+  } as const;
+  // The token is invalidated after a capture read it ACTIVE, before that capture copies ACTIVE onto the account.
+  await setInstrumentStatus(stack.dynamodb, ledgerTable, token, "INVALIDATED_BY_USER");
+  await copyInstrumentStatus(stack.dynamodb, ledgerTable, token);
+  assert.deepEqual((await accountItem("acct-copy-race"))[copyName], S("INVALIDATED_BY_USER"));
+  // And with no copy yet, a stale status is refused by the token's own item.
+  await stack.dynamodb.send(
+    new UpdateItemCommand({
+      TableName: ledgerTable,
+      Key: key(ledgerKeys.account("acct-copy-race")),
+      UpdateExpression: "REMOVE #copy",
+      ExpressionAttributeNames: { "#copy": copyName },
+    }),
+  );
+  await copyInstrumentStatus(stack.dynamodb, ledgerTable, token);
+  assert.equal(
+    (await accountItem("acct-copy-race"))[copyName],
+    undefined,
+    "ACTIVE is not the token's status",
+  );
+  const reply = await capture(
+    stack.url,
+    captureRequest({ amount: String(INR), googlePaymentToken: "gpt-copy-race" }),
+  );
+  assert.equal(reply.body.result, "GOOGLE_PAYMENT_TOKEN_INVALIDATED_BY_USER");
+  assert.deepEqual(
+    (await accountItem("acct-copy-race"))[copyName],
+    S("INVALIDATED_BY_USER"),
+    "copied as it is",
   );
 });

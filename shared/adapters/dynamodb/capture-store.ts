@@ -27,6 +27,7 @@ import { captureMovedAt, settlementBucket } from "../../domain/reconciliation.ts
 import type { CaptureRequest } from "../../protocol/capture.ts";
 import {
   type Item,
+  instrumentFromCopy,
   itemToAccount,
   itemToAuthentication,
   itemToInstrument,
@@ -37,7 +38,7 @@ import {
   N,
   S,
 } from "./items.ts";
-import { debitAccount, foldLegacySpend } from "./ledger-store.ts";
+import { copyInstrumentStatus, debitAccount, foldLegacySpend } from "./ledger-store.ts";
 import {
   attributeToOwed,
   batchGetAll,
@@ -58,9 +59,9 @@ type ItemKey = { pk: string; sk: string };
 export const DEFAULT_ENQUEUE_GRACE_MS = 30_000;
 
 /**
- * Which account an instrument belongs to never changes once bound, so a warm process remembers it
- * and reads the account in the same round trip as the instrument (checked against the instrument
- * it reads; a mismatch falls back to a second read).
+ * Which account an instrument belongs to never changes once bound, so a warm process remembers it and
+ * reads only the account, which holds a copy of the instrument's status (items.ts, instrumentCopyName),
+ * in the same round trip as the capture record: 2 keys, not 3.
  */
 class AccountOfInstrument {
   readonly #map = new Map<string, string>();
@@ -94,14 +95,14 @@ export class DynamoCaptureStore extends OwedNotificationStore implements Capture
   async read(captureKey: string, request: CaptureRequest, periods: Periods): Promise<CaptureSnapshot> {
     const fop = request.fop;
     const instrumentKey = ledgerKeys.instrument(fop);
-    const toRead: ItemKey[] = [instrumentKey];
+    // A known instrument: its account (which holds its status). A new one: the instrument item, to learn its account.
+    const knownAccount = this.#accounts.get(instrumentKey.pk);
+    const toRead: ItemKey[] = [knownAccount ? ledgerKeys.account(knownAccount) : instrumentKey];
     if (fop.kind === "MANDATE_WITH_NOTIFICATION")
       toRead.push(ledgerKeys.utn(fop.upcomingTransactionNotificationId));
     const v = request.verification;
     if (v.kind === "OTP") toRead.push(ledgerKeys.otp(v.sendOtpRequestId));
     if (v.kind === "AUTHENTICATION") toRead.push(ledgerKeys.authentication(v.authenticationRequestId));
-    const guessedAccount = this.#accounts.get(instrumentKey.pk);
-    if (guessedAccount) toRead.push(ledgerKeys.account(guessedAccount));
 
     const items = await this.#batchGet(toRead, captureKey);
     if (items.capture) return { record: itemToRecord(items.capture), facts: emptyFacts() };
@@ -110,13 +111,13 @@ export class DynamoCaptureStore extends OwedNotificationStore implements Capture
     const rawIdentifier =
       fop.kind === "TOKEN" ? fop.googlePaymentToken : fop.kind === "VPA" ? fop.vpa : undefined;
     const facts = await this.#factsFor(
-      get(instrumentKey),
       instrumentKey,
       rawIdentifier,
       request.currencyCode,
       periods,
-      items.ledger,
-      guessedAccount,
+      knownAccount
+        ? { accountItem: get(ledgerKeys.account(knownAccount)) }
+        : { instrumentItem: get(instrumentKey) },
     );
     if (fop.kind === "MANDATE_WITH_NOTIFICATION") {
       const utn = get(ledgerKeys.utn(fop.upcomingTransactionNotificationId));
@@ -134,56 +135,76 @@ export class DynamoCaptureStore extends OwedNotificationStore implements Capture
   }
 
   async readFacts(record: CaptureRecord, periods: Periods): Promise<CaptureFacts> {
-    const instrumentKey = { pk: record.instrumentRef, sk: "INSTRUMENT" };
-    const items = await this.#batchGet([instrumentKey, ledgerKeys.account(record.accountId)]);
+    const accountKey = ledgerKeys.account(record.accountId);
+    const accountItem = await this.#getLedgerItem(accountKey);
     return this.#factsFor(
-      items.ledger.get(instrumentKey.pk + instrumentKey.sk),
-      instrumentKey,
+      { pk: record.instrumentRef, sk: "INSTRUMENT" },
       undefined,
       record.currencyCode,
       periods,
-      items.ledger,
-      record.accountId,
+      {
+        accountItem,
+      },
     );
   }
 
-  /** Instrument, account and spend from items already read; a second read only when the account was not among them
-   * (or, once per account currency, to fold the earlier layout's spend items into the account). */
+  /**
+   * Instrument, account and spend, all from the account item: its copy of the instrument's status (so status,
+   * balance, counters and configuration version are read together, atomically). Further reads only when
+   * `read` lacks them: the instrument item when the account is not known or holds no copy of its status (the
+   * earlier layout, copied once here), the account when only the instrument was read, and once per account
+   * currency of the earlier layout, to fold its spend items into the account.
+   */
   async #factsFor(
-    instrumentItem: Item | undefined,
     instrumentKey: ItemKey,
     rawIdentifier: string | undefined,
     currency: string,
     periods: Periods,
-    read: Map<string, Item>,
-    accountAlreadyRead: string | undefined,
+    read: { accountItem?: Item | undefined; instrumentItem?: Item | undefined },
   ): Promise<CaptureFacts> {
     const facts = emptyFacts();
-    if (!instrumentItem) return facts;
-    const instrument = itemToInstrument(instrumentItem, rawIdentifier);
-    facts.instrument = instrument;
-    facts.instrumentRef = instrumentKey.pk;
-    this.#accounts.set(instrumentKey.pk, instrument.accountId);
-    const accountKey = ledgerKeys.account(instrument.accountId);
-    let accountItem =
-      instrument.accountId === accountAlreadyRead
-        ? read.get(accountKey.pk + accountKey.sk)
-        : await this.#getLedgerItem(accountKey);
+    let accountItem = read.accountItem;
+    for (let copy = 0; !accountItem || !instrumentFromCopy(accountItem, instrumentKey.pk); copy++) {
+      if (copy === 3)
+        throw new Error(`account ${accountItem?.accountId?.S}: an instrument's status is still moving`);
+      const instrumentItem =
+        copy === 0 && "instrumentItem" in read
+          ? read.instrumentItem
+          : await this.#getLedgerItem(instrumentKey);
+      if (!instrumentItem) return facts;
+      const bound = itemToInstrument(instrumentItem, rawIdentifier);
+      this.#accounts.set(instrumentKey.pk, bound.accountId);
+      const accountKey = ledgerKeys.account(bound.accountId);
+      if (accountItem?.accountId?.S !== bound.accountId) accountItem = await this.#getLedgerItem(accountKey);
+      if (!accountItem) {
+        // Bound to an account that does not exist: the decision declines it.
+        facts.instrument = bound;
+        facts.instrumentRef = instrumentKey.pk;
+        return facts;
+      }
+      if (instrumentFromCopy(accountItem, instrumentKey.pk)) break;
+      await copyInstrumentStatus(this.#db, this.#tables.ledger, bound);
+      accountItem = await this.#getLedgerItem(accountKey);
+    }
+    const accountId = accountItem.accountId!.S!;
+    const accountKey = ledgerKeys.account(accountId);
     for (let fold = 0; accountItem && needsFold(accountItem, currency); fold++) {
-      if (fold === 3)
-        throw new Error(`account ${instrument.accountId}: spend of the earlier layout is still moving`);
+      if (fold === 3) throw new Error(`account ${accountId}: spend of the earlier layout is still moving`);
       await foldLegacySpend(
         this.#db,
         this.#tables.ledger,
-        instrument.accountId,
+        accountId,
         currency,
         periods,
         async (keys) => (await this.#batchGet(keys)).ledger,
       );
       accountItem = await this.#getLedgerItem(accountKey);
     }
-    facts.account = accountItem ? itemToAccount(accountItem) : undefined;
-    const counters = facts.account?.currencies[currency]?.spend;
+    if (!accountItem) return facts;
+    facts.instrument = instrumentFromCopy(accountItem, instrumentKey.pk, rawIdentifier);
+    facts.instrumentRef = instrumentKey.pk;
+    facts.account = itemToAccount(accountItem);
+    const counters = facts.account.currencies[currency]?.spend;
     if (counters) facts.spend = spendIn(counters, periods);
     return facts;
   }

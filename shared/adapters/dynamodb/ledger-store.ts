@@ -12,11 +12,20 @@ import {
   type SpendCounters,
 } from "../../domain/ledger.ts";
 import type { Periods } from "../../domain/periods.ts";
-import { type Item, key, ledgerKeys, N, S, SPEND_NAMES } from "./items.ts";
+import {
+  type Item,
+  instrumentCopy,
+  instrumentCopyName,
+  key,
+  ledgerKeys,
+  N,
+  S,
+  SPEND_NAMES,
+} from "./items.ts";
 
 /**
  * The ledger's writes that money and limits depend on: the debit of an account (balance and spend
- * counters on the one account item), instrument changes, and the one-off fold of the earlier layout.
+ * counters on the one account item), instrument changes, and the one-off folds of the earlier layout.
  */
 
 /** What a debit relies on: the account as read and the amount, in the periods the capture is decided in. */
@@ -127,9 +136,9 @@ export function creditAccount(
 }
 
 /**
- * Changes an instrument's status and bumps its account's configuration version in one transaction, so a
- * capture decided on the instrument's earlier state fails its debit condition and is decided again: the
- * debit needs no check of the instrument item itself.
+ * Changes an instrument's status, its copy on the account item (items.ts, instrumentCopyName) and the
+ * account's configuration version in one transaction, so a capture decided on the instrument's earlier
+ * state fails its debit condition and is decided again: the debit needs no check of the instrument item.
  */
 export async function setInstrumentStatus(
   db: DynamoDBClient,
@@ -154,14 +163,66 @@ export async function setInstrumentStatus(
           Update: {
             TableName: ledgerTable,
             Key: key(ledgerKeys.account(instrument.accountId)),
-            UpdateExpression: "ADD configVersion :one",
+            UpdateExpression: "SET #copy = :status ADD configVersion :one",
             ConditionExpression: "attribute_exists(pk)",
-            ExpressionAttributeValues: { ":one": N(1) },
+            ExpressionAttributeNames: { "#copy": instrumentCopyName(ledgerKeys.instrument(instrument).pk) },
+            ExpressionAttributeValues: { ":status": S(status), ":one": N(1) },
           },
         },
       ],
     }),
   );
+}
+
+/**
+ * An account of the earlier layout holds no copy of its instruments' status. The first time a capture
+ * meets one, the instrument's status as read is copied onto the account in one transaction, under the
+ * conditions that the instrument still has it and the account has no copy yet (setInstrumentStatus writes
+ * one from then on). A refusal is not an error: the caller reads the account again and finds a copy, or
+ * tries again.
+ */
+export async function copyInstrumentStatus(
+  db: DynamoDBClient,
+  ledgerTable: string,
+  instrument: Instrument,
+): Promise<void> {
+  const instrumentKey = ledgerKeys.instrument(instrument);
+  try {
+    await db.send(
+      new TransactWriteItemsCommand({
+        TransactItems: [
+          {
+            ConditionCheck: {
+              TableName: ledgerTable,
+              Key: key(instrumentKey),
+              ...(instrument.kind === "VPA"
+                ? { ConditionExpression: "accountId = :account" }
+                : {
+                    ConditionExpression: "accountId = :account AND #status = :status",
+                    ExpressionAttributeNames: { "#status": "status" },
+                  }),
+              ExpressionAttributeValues: {
+                ":account": S(instrument.accountId),
+                ...(instrument.kind !== "VPA" && { ":status": S(instrument.status) }),
+              },
+            },
+          },
+          {
+            Update: {
+              TableName: ledgerTable,
+              Key: key(ledgerKeys.account(instrument.accountId)),
+              UpdateExpression: "SET #copy = :copy",
+              ConditionExpression: "attribute_exists(pk) AND attribute_not_exists(#copy)",
+              ExpressionAttributeNames: { "#copy": instrumentCopyName(instrumentKey.pk) },
+              ExpressionAttributeValues: { ":copy": instrumentCopy(instrument) },
+            },
+          },
+        ],
+      }),
+    );
+  } catch (error) {
+    if (!(error instanceof TransactionCanceledException)) throw error;
+  }
 }
 
 /**
