@@ -27,10 +27,14 @@ export const newTransactionId = () =>
 export const newNotificationRequestId = (prefix = "crn") =>
   `${prefix}-${Date.now().toString(36)}-${randomBytes(9).toString("base64url")}`;
 
-export interface LedgerDeps {
+/** What every function's ledger side starts from. */
+export interface LedgerBase {
   config: RuntimeConfig;
   dynamodb: DynamoDBClient;
   logger: Logger;
+}
+
+export interface LedgerDeps extends LedgerBase {
   capture: AsynchronousCaptureDeps;
   outcome: SweepDeps;
   refund: RefundDeps;
@@ -47,58 +51,116 @@ const notConfigured = (setting: string) => ({
   enqueue: () => Promise.reject(new Error(`${setting} is not configured for this function`)),
 });
 
-/** The ledger side of a function, built once per process from its configuration. */
-export function ledgerDeps(config: RuntimeConfig, overrides: RuntimeOverrides = {}): LedgerDeps {
-  const dynamodb = overrides.dynamodb ?? new DynamoDBClient({});
-  const logger = overrides.logger ?? createLogger();
-  const store = new DynamoCaptureStore(dynamodb, config.tables, {
-    enqueueGraceMs: config.enqueueGraceSeconds * 1000,
-  });
-  const refundStore = new DynamoRefundStore(dynamodb, config.tables, {
-    enqueueGraceMs: config.enqueueGraceSeconds * 1000,
-  });
-  const queue: NotificationQueue = config.notificationsQueueUrl
-    ? sqsNotificationQueue(overrides.sqs, config.notificationsQueueUrl)
-    : notConfigured("NOTIFICATIONS_QUEUE_URL");
-  const statementQueue = config.statementsQueueUrl
-    ? sqsStatementQueue(overrides.sqs, config.statementsQueueUrl)
-    : notConfigured("STATEMENTS_QUEUE_URL");
-  const now = Date.now;
+const now = Date.now;
+
+/*
+ * One builder per capability, so a function's bundle holds only the stores and queues it uses (esbuild
+ * drops the builders, and the adapters, that a handler does not reach). `ledgerDeps` composes them all,
+ * for the functions that need several, the local stack and the tests.
+ */
+
+export function ledgerBase(config: RuntimeConfig, overrides: RuntimeOverrides = {}): LedgerBase {
   return {
     config,
-    dynamodb,
-    logger,
-    capture: {
-      store,
-      piaids: config.piaids,
-      ledgerTimeZone: config.ledgerTimeZone,
-      now,
-      newTransactionId,
-      captureDeadlineMs: config.captureDeadlineSeconds * 1000,
-    },
-    outcome: {
-      store,
-      queue,
-      ledgerTimeZone: config.ledgerTimeZone,
-      now,
-      newRequestId: () => newNotificationRequestId(),
-      refunds: refundStore,
-    },
-    refund: {
-      store: refundStore,
-      queue,
-      piaids: config.piaids,
-      now,
-      newRefundId: newTransactionId,
-      ...(config.refundNotifications && { newNotificationRequestId: () => newNotificationRequestId("rrn") }),
-    },
-    statement: {
-      store: new DynamoStatementStore(dynamodb, config.tables),
-      queue: statementQueue,
-      piaids: config.piaids,
-      now,
-      newStatementId: newTransactionId,
-      newAcceptRequestId: () => newNotificationRequestId("ars"),
-    },
+    dynamodb: overrides.dynamodb ?? new DynamoDBClient({}),
+    logger: overrides.logger ?? createLogger(),
   };
+}
+
+const storeOptions = (config: RuntimeConfig) => ({ enqueueGraceMs: config.enqueueGraceSeconds * 1000 });
+export const captureStoreOf = ({ dynamodb, config }: LedgerBase) =>
+  new DynamoCaptureStore(dynamodb, config.tables, storeOptions(config));
+export const refundStoreOf = ({ dynamodb, config }: LedgerBase) =>
+  new DynamoRefundStore(dynamodb, config.tables, storeOptions(config));
+
+function notificationQueueOf(config: RuntimeConfig, overrides: RuntimeOverrides): NotificationQueue {
+  return config.notificationsQueueUrl
+    ? sqsNotificationQueue(overrides.sqs, config.notificationsQueueUrl)
+    : notConfigured("NOTIFICATIONS_QUEUE_URL");
+}
+
+/** capture and asynchronousCapture: the capture store alone. */
+export function captureDepsOf(base: LedgerBase, store = captureStoreOf(base)): AsynchronousCaptureDeps {
+  const { config } = base;
+  return {
+    store,
+    piaids: config.piaids,
+    ledgerTimeZone: config.ledgerTimeZone,
+    now,
+    newTransactionId,
+    captureDeadlineMs: config.captureDeadlineSeconds * 1000,
+  };
+}
+
+/** Outcomes and the sweeper: both owed-notification stores and the notifications queue. */
+export function outcomeDepsOf(
+  base: LedgerBase,
+  overrides: RuntimeOverrides = {},
+  stores: { captures?: DynamoCaptureStore; refunds?: DynamoRefundStore } = {},
+): SweepDeps {
+  return {
+    store: stores.captures ?? captureStoreOf(base),
+    queue: notificationQueueOf(base.config, overrides),
+    ledgerTimeZone: base.config.ledgerTimeZone,
+    now,
+    newRequestId: () => newNotificationRequestId(),
+    refunds: stores.refunds ?? refundStoreOf(base),
+  };
+}
+
+/** refund: the refund store and the notifications queue. */
+export function refundDepsOf(
+  base: LedgerBase,
+  overrides: RuntimeOverrides = {},
+  store = refundStoreOf(base),
+): RefundDeps {
+  const { config } = base;
+  return {
+    store,
+    queue: notificationQueueOf(config, overrides),
+    piaids: config.piaids,
+    now,
+    newRefundId: newTransactionId,
+    ...(config.refundNotifications && { newNotificationRequestId: () => newNotificationRequestId("rrn") }),
+  };
+}
+
+/** remittanceStatementNotification and the reconciler: the statement store and the statements queue. */
+export function statementDepsOf(base: LedgerBase, overrides: RuntimeOverrides = {}): StatementDeps {
+  const { config } = base;
+  return {
+    store: new DynamoStatementStore(base.dynamodb, config.tables),
+    queue: config.statementsQueueUrl
+      ? sqsStatementQueue(overrides.sqs, config.statementsQueueUrl)
+      : notConfigured("STATEMENTS_QUEUE_URL"),
+    piaids: config.piaids,
+    now,
+    newStatementId: newTransactionId,
+    newAcceptRequestId: () => newNotificationRequestId("ars"),
+  };
+}
+
+/** Every capability's deps over one base, the stores shared between them (they cache per process). */
+export function ledgerCapabilities(base: LedgerBase, overrides: RuntimeOverrides = {}) {
+  const stores = { captures: captureStoreOf(base), refunds: refundStoreOf(base) };
+  return {
+    stores,
+    capture: captureDepsOf(base, stores.captures),
+    outcome: outcomeDepsOf(base, overrides, stores),
+    refund: refundDepsOf(base, overrides, stores.refunds),
+    statement: statementDepsOf(base, overrides),
+  };
+}
+
+/** The whole ledger side, built once per process from its configuration. */
+export function ledgerDeps(config: RuntimeConfig, overrides: RuntimeOverrides = {}): LedgerDeps {
+  const base = ledgerBase(config, overrides);
+  const { stores: _, ...capabilities } = ledgerCapabilities(base, overrides);
+  return { ...base, ...capabilities };
+}
+
+/** The outcome route and the sweeper: outcomes and owed notifications, no statements. */
+export function outcomeLedgerDeps(config: RuntimeConfig, overrides: RuntimeOverrides = {}) {
+  const base = ledgerBase(config, overrides);
+  return { ...base, outcome: outcomeDepsOf(base, overrides) };
 }

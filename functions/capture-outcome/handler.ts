@@ -5,7 +5,7 @@ import { runtimeConfigFrom } from "../../shared/config.ts";
 import { OutcomeError, recordCaptureOutcome } from "../../shared/domain/capture-outcome-service.ts";
 import { callerArnOf, isAllowedCaller, outcomeCallersFrom } from "../../shared/http/caller.ts";
 import { lazyHandler } from "../../shared/http/lazy-handler.ts";
-import { type LedgerDeps, ledgerDeps } from "../../shared/runtime-ledger.ts";
+import { type LedgerDeps, outcomeLedgerDeps } from "../../shared/runtime-ledger.ts";
 
 const json = (statusCode: number, body: unknown): APIGatewayProxyStructuredResultV2 => ({
   statusCode,
@@ -19,7 +19,10 @@ const json = (statusCode: number, body: unknown): APIGatewayProxyStructuredResul
  * plus a token on the local stack. With `allowedCallers` (always in Lambda) the SigV4-verified caller
  * must be one of those roles, whatever the API's resource policy lets through.
  */
-export function createCaptureOutcomeHandler(deps: LedgerDeps, allowedCallers?: readonly string[]) {
+export function createCaptureOutcomeHandler(
+  deps: Pick<LedgerDeps, "logger" | "outcome">,
+  allowedCallers?: readonly string[],
+) {
   return async (
     event: APIGatewayProxyEventV2,
     context?: Context,
@@ -83,6 +86,9 @@ export function createCaptureOutcomeHandler(deps: LedgerDeps, allowedCallers?: r
 
 export const handler = lazyHandler(() =>
   middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>().handler(
-    createCaptureOutcomeHandler(ledgerDeps(runtimeConfigFrom(process.env)), outcomeCallersFrom(process.env)),
+    createCaptureOutcomeHandler(
+      outcomeLedgerDeps(runtimeConfigFrom(process.env)),
+      outcomeCallersFrom(process.env),
+    ),
   ),
 );

@@ -8,7 +8,7 @@ import { deliverNotification, retryDelaySeconds } from "../../shared/domain/noti
 import { lazyHandler } from "../../shared/http/lazy-handler.ts";
 import { sqsBatchHandler } from "../../shared/http/sqs-batch.ts";
 import { METRICS } from "../../shared/metrics.ts";
-import { type ServiceDeps, serviceDeps } from "../../shared/runtime.ts";
+import { notifierServiceDeps, type ServiceDeps } from "../../shared/runtime.ts";
 
 /**
  * SQS → captureResultNotification. Each message is one delivery try; a failed one is made visible
@@ -17,7 +17,7 @@ import { type ServiceDeps, serviceDeps } from "../../shared/runtime.ts";
  * the last failed try sends the message to the DLQ at once instead of waiting out a delay.
  */
 export function createNotifierHandler(
-  deps: ServiceDeps,
+  deps: Pick<ServiceDeps, "config" | "logger" | "notifier">,
   sqs: SQSClient,
   metrics = new Metrics({ namespace: METRICS.namespace, serviceName: METRICS.notifierService }),
 ) {
@@ -96,6 +96,6 @@ export function createNotifierHandler(
 }
 
 export const handler = lazyHandler(() => {
-  const deps = serviceDeps(runtimeConfigFrom(process.env));
+  const deps = notifierServiceDeps(runtimeConfigFrom(process.env));
   return middy<SQSEvent, SQSBatchResponse>().handler(createNotifierHandler(deps, new SQSClient({})));
 });

@@ -7,7 +7,7 @@ import { reconcileStatement } from "../../shared/domain/reconciler.ts";
 import { lazyHandler } from "../../shared/http/lazy-handler.ts";
 import { sqsBatchHandler } from "../../shared/http/sqs-batch.ts";
 import { METRICS } from "../../shared/metrics.ts";
-import { type ServiceDeps, serviceDeps } from "../../shared/runtime.ts";
+import { reconcilerServiceDeps, type ServiceDeps } from "../../shared/runtime.ts";
 
 /**
  * SQS → reconciliation of one statement. A statement whose details were refused or could not be
@@ -15,7 +15,7 @@ import { type ServiceDeps, serviceDeps } from "../../shared/runtime.ts";
  * maxReceiveCount tries moves it to the DLQ; it is never accepted meanwhile.
  */
 export function createReconcilerHandler(
-  deps: ServiceDeps,
+  deps: Pick<ServiceDeps, "logger" | "reconciler">,
   metrics = new Metrics({ namespace: METRICS.namespace, serviceName: METRICS.reconcilerService }),
 ) {
   async function one(record: SQSRecord): Promise<SQSBatchItemFailure | undefined> {
@@ -63,6 +63,6 @@ export function createReconcilerHandler(
 }
 
 export const handler = lazyHandler(() => {
-  const deps = serviceDeps(runtimeConfigFrom(process.env));
+  const deps = reconcilerServiceDeps(runtimeConfigFrom(process.env));
   return middy<SQSEvent, SQSBatchResponse>().handler(createReconcilerHandler(deps));
 });

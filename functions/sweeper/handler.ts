@@ -5,7 +5,7 @@ import { runtimeConfigFrom } from "../../shared/config.ts";
 import { sweep } from "../../shared/domain/sweeper.ts";
 import { lazyHandler } from "../../shared/http/lazy-handler.ts";
 import { METRICS } from "../../shared/metrics.ts";
-import { type LedgerDeps, ledgerDeps } from "../../shared/runtime-ledger.ts";
+import { type LedgerDeps, outcomeLedgerDeps } from "../../shared/runtime-ledger.ts";
 
 /** Time kept back from the invocation's deadline to finish the page in hand and publish the metrics. */
 const FINISH_MARGIN_MS = 8_000;
@@ -17,7 +17,7 @@ const FINISH_MARGIN_MS = 8_000;
  */
 export const createSweeperHandler =
   (
-    deps: LedgerDeps,
+    deps: Pick<LedgerDeps, "logger" | "outcome">,
     metrics = new Metrics({ namespace: METRICS.namespace, serviceName: METRICS.sweeperService }),
   ) =>
   async (_event?: unknown, context?: Pick<Context, "getRemainingTimeInMillis">) => {
@@ -35,5 +35,5 @@ export const createSweeperHandler =
   };
 
 export const handler = lazyHandler(() =>
-  middy().handler(createSweeperHandler(ledgerDeps(runtimeConfigFrom(process.env)))),
+  middy().handler(createSweeperHandler(outcomeLedgerDeps(runtimeConfigFrom(process.env)))),
 );

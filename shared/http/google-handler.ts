@@ -1,5 +1,5 @@
 import middy from "@middy/core";
-import type { ServiceDeps } from "../runtime.ts";
+import type { EdgeDeps } from "../runtime.ts";
 import { type GspEvent, type GspResult, gspEndpoint } from "./gsp-endpoint.ts";
 
 /** Time left to seal and send the answer before the function's own timeout. */
@@ -19,7 +19,7 @@ type Run = (
 }>;
 
 /** A Google-facing route: the envelope edge, then one domain call bounded by the invocation's deadline. */
-export function googleHandler(deps: ServiceDeps, method: string, run: Run) {
+export function googleHandler(deps: Pick<EdgeDeps, "codec" | "logger">, method: string, run: Run) {
   return middy<GspEvent, GspResult>()
     .use(gspEndpoint({ method, codec: deps.codec, logger: deps.logger }))
     .handler(async (event, context) => {
