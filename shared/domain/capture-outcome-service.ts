@@ -1,4 +1,3 @@
-import { setTimeout as delay } from "node:timers/promises";
 import * as v from "valibot";
 import {
   type CaptureResult as NotificationCaptureResult,
@@ -11,6 +10,7 @@ import { asCaptureRequest } from "./asynchronous-capture-service.ts";
 import { decideCapture, type RiskRule } from "./capture-decision.ts";
 import type { CaptureRecord, NotificationQueue, RecordedOutcome } from "./capture-record.ts";
 import type { CaptureStore, Debit } from "./capture-service.ts";
+import { pauseAfterContention } from "./contention.ts";
 import { idempotencyKey } from "./idempotency.ts";
 import { enqueueOwed } from "./owed-notification.ts";
 import { periodsAt } from "./periods.ts";
@@ -79,7 +79,6 @@ export function parseOutcomeRequest(body: unknown): OutcomeRequest {
 
 const sameOutcome = (a: RecordedOutcome | undefined, b: RecordedOutcome) =>
   JSON.stringify(a) === JSON.stringify(b);
-const backoffMs = (attempt: number) => Math.random() * Math.min(250, 8 * 2 ** attempt);
 
 /**
  * Records what the customer did for an acknowledged asynchronous capture: once, only while it is
@@ -122,10 +121,7 @@ export async function recordCaptureOutcome(
     if (written.kind === "EXPIRED") throw expired();
     // NOT_PENDING: someone decided or expired it meanwhile, read it again. STALE: the ledger moved, decide again.
     if (written.kind === "STALE") {
-      const pause = backoffMs(attempt);
-      if (deps.now() + pause > deadlineMs)
-        throw new Error(`outcome of ${key} still contended after ${attempt} attempts, out of time`);
-      await delay(pause);
+      await pauseAfterContention(`outcome of ${key}`, attempt, deps.now(), deadlineMs);
     }
   }
 }

@@ -1,4 +1,3 @@
-import { setTimeout as delay } from "node:timers/promises";
 import * as v from "valibot";
 import type { CaptureRequest, CaptureResult } from "../protocol/capture.ts";
 import { parseCaptureRequest } from "../protocol/capture.ts";
@@ -6,6 +5,7 @@ import { checkRequestHeader, identifier } from "../protocol/common.ts";
 import { invalidField, ProtocolError, unknownIdentifier } from "../protocol/errors.ts";
 import { type CaptureDecision, type CaptureFacts, decideCapture, type RiskRule } from "./capture-decision.ts";
 import type { CaptureRecord, DeliveryAttempt } from "./capture-record.ts";
+import { pauseAfterContention } from "./contention.ts";
 import { idempotencyKey, requestFingerprints } from "./idempotency.ts";
 import { type Periods, periodsAt } from "./periods.ts";
 import { otpDigest } from "./secrets.ts";
@@ -108,9 +108,6 @@ export interface CaptureOutcome<R = CaptureResult> {
   attempts: number;
 }
 
-/** Contention backoff: full jitter over an exponential ceiling, capped. */
-const backoffMs = (attempt: number) => Math.random() * Math.min(250, 8 * 2 ** attempt);
-
 /** Checks what every Google-facing method shares: header, PIAID served, contract currency. */
 export function checkContract(
   deps: Pick<CaptureDeps, "piaids">,
@@ -159,13 +156,8 @@ export async function decideOnce<R extends Record<string, unknown>>(
       const response = replay(outcome.record, fingerprints, deps.now()) as CaptureOutcome<R>["response"];
       return { response, replayed: true, lostRace: true, attempts: attempt };
     }
-    if (outcome.kind === "STALE") {
-      const pause = backoffMs(attempt);
-      if (deps.now() + pause > deadlineMs) {
-        throw new Error(`capture ${key} still contended after ${attempt} attempts, out of time`);
-      }
-      await delay(pause);
-    }
+    if (outcome.kind === "STALE")
+      await pauseAfterContention(`capture ${key}`, attempt, deps.now(), deadlineMs);
   }
 }
 

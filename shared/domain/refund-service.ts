@@ -1,4 +1,3 @@
-import { setTimeout as delay } from "node:timers/promises";
 import { checkRequestHeader } from "../protocol/common.ts";
 import { invalidField, ProtocolError, unknownIdentifier } from "../protocol/errors.ts";
 import {
@@ -15,6 +14,7 @@ import type {
   OwedNotification,
 } from "./capture-record.ts";
 import { checkContract, type DueOptions, type DuePage, replay, stamp } from "./capture-service.ts";
+import { pauseAfterContention } from "./contention.ts";
 import { idempotencyKey, requestFingerprint } from "./idempotency.ts";
 import type { Account } from "./ledger.ts";
 import { enqueueOwed } from "./owed-notification.ts";
@@ -144,8 +144,6 @@ export const refundDeclineOf = (account: Account): RefundDecline | undefined =>
     ? undefined
     : { result: ACCOUNT_STATUS_RESULT[account.status], rawCode: `ACCOUNT_${account.status}` };
 
-const backoffMs = (attempt: number) => Math.random() * Math.min(250, 8 * 2 ** attempt);
-
 export async function refund(
   deps: RefundDeps,
   body: Record<string, unknown>,
@@ -219,11 +217,7 @@ export async function refund(
         continue;
       }
     }
-    const pause = backoffMs(attempt);
-    if (deps.now() + pause > deadlineMs) {
-      throw new Error(`refund ${key} still contended after ${attempt} attempts, out of time`);
-    }
-    await delay(pause);
+    await pauseAfterContention(`refund ${key}`, attempt, deps.now(), deadlineMs);
   }
 }
 
