@@ -4,18 +4,10 @@ import type {
 } from "../protocol/asynchronous-capture.ts";
 import { parseAsynchronousCaptureRequest } from "../protocol/asynchronous-capture.ts";
 import type { CaptureRequest } from "../protocol/capture.ts";
-import { checkRequestHeader } from "../protocol/common.ts";
 import { unknownIdentifier } from "../protocol/errors.ts";
 import { ACCOUNT_STATUS_RESULT, instrumentKindName } from "./capture-decision.ts";
 import type { CaptureRecord } from "./capture-record.ts";
-import {
-  type CaptureDeps,
-  type CaptureOutcome,
-  checkContract,
-  decideOnce,
-  validOrReplay,
-} from "./capture-service.ts";
-import { idempotencyKey, requestFingerprints } from "./idempotency.ts";
+import { type CaptureDeps, type CaptureOutcome, decideOnce, validOrReplay } from "./capture-service.ts";
 
 export interface AsynchronousCaptureDeps extends CaptureDeps {
   /** How long the customer has to complete the payment (e.g. enter the UPI PIN). */
@@ -43,23 +35,14 @@ export async function asynchronousCapture(
   body: unknown,
   deadlineMs = Number.POSITIVE_INFINITY,
 ): Promise<CaptureOutcome<AsynchronousCaptureResponse>> {
-  const header = checkRequestHeader(body, deps.now());
-  const fields = body as Record<string, unknown>;
-  const fingerprints = requestFingerprints("asynchronousCapture", fields);
   const valid = await validOrReplay<AsynchronousCaptureRequest, AsynchronousCaptureResponse>(
     deps,
-    fields,
-    header.requestId,
-    fingerprints,
-    () => {
-      const parsed = parseAsynchronousCaptureRequest(fields);
-      checkContract(deps, parsed);
-      return parsed;
-    },
+    "asynchronousCapture",
+    body,
+    parseAsynchronousCaptureRequest,
   );
   if ("replayed" in valid) return valid.replayed;
-  const request = valid.request;
-  const key = idempotencyKey(request.paymentIntegratorAccountId, header.requestId);
+  const { request, key, fingerprints } = valid;
   const fingerprint = fingerprints[0]!;
   const captureRequest = asCaptureRequest(request);
   const outcome = await decideOnce<AsynchronousCaptureResponse>(
@@ -77,7 +60,7 @@ export async function asynchronousCapture(
       const record: CaptureRecord = {
         key,
         paymentIntegratorAccountId: request.paymentIntegratorAccountId,
-        requestId: header.requestId,
+        requestId: request.requestHeader.requestId,
         method: "asynchronousCapture",
         fingerprint,
         paymentIntegratorTransactionId,

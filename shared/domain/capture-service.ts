@@ -162,28 +162,37 @@ export async function decideOnce<R extends Record<string, unknown>>(
 }
 
 /**
- * Validates a request whose idempotency key is known. When validation or the PIAID / currency check
- * refuses it, a stored record of this same request is replayed instead: a stricter validator or a
- * configuration change after a deploy must not turn a retry of a recorded capture into a 4xx.
- * Only refusals pay for that lookup; a valid request finds its record in the decision's own read.
+ * Checks the header, then validates the request (and its PIAID and currency) and names its
+ * idempotency key. When validation or the PIAID / currency check refuses it, a stored record of this
+ * same request is replayed instead: a stricter validator or a configuration change after a deploy
+ * must not turn a retry of a recorded capture into a 4xx. Only refusals pay for that lookup; a valid
+ * request finds its record in the decision's own read.
  */
-export async function validOrReplay<T, R extends Record<string, unknown>>(
-  deps: Pick<CaptureDeps, "store" | "now">,
-  body: Record<string, unknown>,
-  requestId: string,
-  fingerprints: readonly string[],
-  validate: () => T,
-): Promise<{ request: T } | { replayed: CaptureOutcome<R> }> {
+export async function validOrReplay<
+  T extends { paymentIntegratorAccountId: string; currencyCode: string },
+  R extends Record<string, unknown>,
+>(
+  deps: Pick<CaptureDeps, "store" | "now" | "piaids">,
+  method: "capture" | "asynchronousCapture",
+  body: unknown,
+  parse: (fields: Record<string, unknown>) => T,
+): Promise<{ request: T; key: string; fingerprints: readonly string[] } | { replayed: CaptureOutcome<R> }> {
+  const { requestId } = checkRequestHeader(body, deps.now());
+  const fields = body as Record<string, unknown>;
+  const fingerprints = requestFingerprints(method, fields);
+  let request: T;
   try {
-    return { request: validate() };
+    request = parse(fields);
+    checkContract(deps, request);
   } catch (error) {
-    const piaid = body.paymentIntegratorAccountId;
+    const piaid = fields.paymentIntegratorAccountId;
     if (!(error instanceof ProtocolError) || !v.is(identifier, piaid)) throw error;
     const record = await deps.store.get(idempotencyKey(piaid, requestId));
     if (!record || !fingerprints.includes(record.fingerprint)) throw error;
     const response = stamp(record.response, deps.now()) as CaptureOutcome<R>["response"];
     return { replayed: { response, replayed: true, lostRace: false, attempts: 1 } };
   }
+  return { request, key: idempotencyKey(request.paymentIntegratorAccountId, requestId), fingerprints };
 }
 
 /** POST /v1/capture: decide from the ledger and, on SUCCESS, debit, in one atomic write. */
@@ -192,23 +201,14 @@ export async function capture(
   body: unknown,
   deadlineMs = Number.POSITIVE_INFINITY,
 ): Promise<CaptureOutcome> {
-  const header = checkRequestHeader(body, deps.now());
-  const fields = body as Record<string, unknown>;
-  const fingerprints = requestFingerprints("capture", fields);
   const valid = await validOrReplay<CaptureRequest, CaptureResult>(
     deps,
-    fields,
-    header.requestId,
-    fingerprints,
-    () => {
-      const parsed = parseCaptureRequest(fields);
-      checkContract(deps, parsed);
-      return parsed;
-    },
+    "capture",
+    body,
+    parseCaptureRequest,
   );
   if ("replayed" in valid) return valid.replayed;
-  const request = valid.request;
-  const key = idempotencyKey(request.paymentIntegratorAccountId, header.requestId);
+  const { request, key, fingerprints } = valid;
   const fingerprint = fingerprints[0]!;
   const v = request.verification;
   const presentedOtpDigest =
