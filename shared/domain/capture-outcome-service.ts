@@ -4,7 +4,7 @@ import {
   notificationResultOf,
   ReportedFailureCode,
 } from "../protocol/capture-result-notification.ts";
-import { identifier } from "../protocol/common.ts";
+import { identifier, requestIdPattern } from "../protocol/common.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import { asCaptureRequest } from "./asynchronous-capture-service.ts";
 import { decideCapture, type RiskRule } from "./capture-decision.ts";
@@ -45,10 +45,7 @@ export class OutcomeError extends Error {
 }
 
 /** A captureRequestId is Google's requestId of the capture: the protocol bounds it, so the record key stays small. */
-const captureRequestId = v.pipe(
-  v.string(),
-  v.regex(/^[a-zA-Z0-9:_-]{1,100}$/, "must be 1-100 of a-z A-Z 0-9 : - _"),
-);
+const captureRequestId = requestIdPattern;
 /** Raw codes are short codes of our subsystems ("U16", "Z6"): bounded and printable, as they go to Google. */
 const rawText = v.pipe(v.string(), v.regex(/^[\x20-\x7E]{1,64}$/, "must be 1-64 printable ASCII characters"));
 
