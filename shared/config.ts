@@ -19,6 +19,17 @@ export const timeZone = v.pipe(
 
 const seconds = v.pipe(v.string(), v.toNumber(), v.minValue(0));
 
+/** Defaults of the settings a caller building a RuntimeConfig in code may leave out. */
+export const RUNTIME_DEFAULTS = {
+  keyringTtlSeconds: 300,
+  googleBaseUrl: "https://vgw.googleapis.com",
+  captureDeadlineSeconds: 600,
+  notify: { timeoutMs: 5000, backoffBaseSeconds: 10, backoffCapSeconds: 900, maxTries: 8 },
+  enqueueGraceSeconds: 30,
+  refundNotifications: true,
+  statementAcceptance: "operator",
+} as const;
+
 /** The environment a function reads once at cold start; one typed object, checked. */
 const RuntimeEnv = v.object({
   STAGE: v.optional(v.string(), "local"),
@@ -34,28 +45,34 @@ const RuntimeEnv = v.object({
   KEYS_DIR: v.optional(v.pipe(v.string(), v.minLength(1))),
   OUR_KEYS_SECRET_ID: v.optional(v.pipe(v.string(), v.minLength(1))),
   GOOGLE_KEYS_SECRET_ID: v.optional(v.pipe(v.string(), v.minLength(1))),
-  KEYRING_TTL_SECONDS: v.optional(v.pipe(v.string(), v.toNumber(), v.minValue(0)), "300"),
+  KEYRING_TTL_SECONDS: v.optional(seconds, String(RUNTIME_DEFAULTS.keyringTtlSeconds)),
   /** Asynchronous captures and their notifications. */
   NOTIFICATIONS_QUEUE_URL: v.optional(v.pipe(v.string(), v.url())),
-  GOOGLE_BASE_URL: v.optional(v.pipe(v.string(), v.url()), "https://vgw.googleapis.com"),
-  CAPTURE_DEADLINE_SECONDS: v.optional(seconds, "600"),
-  NOTIFY_TIMEOUT_MS: v.optional(seconds, "5000"),
-  NOTIFY_BACKOFF_BASE_SECONDS: v.optional(seconds, "10"),
-  NOTIFY_BACKOFF_CAP_SECONDS: v.optional(seconds, "900"),
+  GOOGLE_BASE_URL: v.optional(v.pipe(v.string(), v.url()), RUNTIME_DEFAULTS.googleBaseUrl),
+  CAPTURE_DEADLINE_SECONDS: v.optional(seconds, String(RUNTIME_DEFAULTS.captureDeadlineSeconds)),
+  NOTIFY_TIMEOUT_MS: v.optional(seconds, String(RUNTIME_DEFAULTS.notify.timeoutMs)),
+  NOTIFY_BACKOFF_BASE_SECONDS: v.optional(seconds, String(RUNTIME_DEFAULTS.notify.backoffBaseSeconds)),
+  NOTIFY_BACKOFF_CAP_SECONDS: v.optional(seconds, String(RUNTIME_DEFAULTS.notify.backoffCapSeconds)),
   /** Tries of one queued notification before the notifier moves it to the DLQ itself (the queue's maxReceiveCount). */
-  NOTIFY_MAX_TRIES: v.optional(v.pipe(v.string(), v.toNumber(), v.integer(), v.minValue(1)), "8"),
+  NOTIFY_MAX_TRIES: v.optional(
+    v.pipe(v.string(), v.toNumber(), v.integer(), v.minValue(1)),
+    String(RUNTIME_DEFAULTS.notify.maxTries),
+  ),
   /** The notifications DLQ, where the notifier sends a message after its last failed try. */
   NOTIFICATIONS_DLQ_URL: v.optional(v.pipe(v.string(), v.url())),
   /** The OTP pepper (HMAC key of OTP digests): a Secrets Manager secret (cloud) or a file (local). */
   OTP_PEPPER_SECRET_ID: v.optional(v.pipe(v.string(), v.minLength(1))),
   OTP_PEPPER_FILE: v.optional(v.pipe(v.string(), v.minLength(1))),
-  ENQUEUE_GRACE_SECONDS: v.optional(seconds, "30"),
+  ENQUEUE_GRACE_SECONDS: v.optional(seconds, String(RUNTIME_DEFAULTS.enqueueGraceSeconds)),
   /** refundResultNotification, the backup signal of a refund: some contracts may not want it. */
-  REFUND_NOTIFICATIONS: v.optional(v.picklist(["on", "off"]), "on"),
+  REFUND_NOTIFICATIONS: v.optional(
+    v.picklist(["on", "off"]),
+    RUNTIME_DEFAULTS.refundNotifications ? "on" : "off",
+  ),
   /** Remittance statements to reconcile (the statement notification sends, the reconciler consumes). */
   STATEMENTS_QUEUE_URL: v.optional(v.pipe(v.string(), v.url())),
   /** Who accepts a statement that reconciled exactly: the reconciler itself, or only an operator. */
-  STATEMENT_ACCEPTANCE: v.optional(v.picklist(["auto", "operator"]), "operator"),
+  STATEMENT_ACCEPTANCE: v.optional(v.picklist(["auto", "operator"]), RUNTIME_DEFAULTS.statementAcceptance),
 });
 
 export type KeysLocation =
@@ -93,17 +110,6 @@ export interface RuntimeConfig {
   /** "auto": the reconciler accepts an exact statement; "operator": only `ops statements accept` does. */
   statementAcceptance: "auto" | "operator";
 }
-
-/** Defaults of the settings a caller building a RuntimeConfig in code may leave out. */
-export const RUNTIME_DEFAULTS = {
-  keyringTtlSeconds: 300,
-  googleBaseUrl: "https://vgw.googleapis.com",
-  captureDeadlineSeconds: 600,
-  notify: { timeoutMs: 5000, backoffBaseSeconds: 10, backoffCapSeconds: 900, maxTries: 8 },
-  enqueueGraceSeconds: 30,
-  refundNotifications: true,
-  statementAcceptance: "operator",
-} as const;
 
 export function runtimeConfigFrom(env: Record<string, string | undefined>): RuntimeConfig {
   const result = v.safeParse(RuntimeEnv, env);

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Context } from "aws-lambda";
 import { lambdaContext } from "../../infra/local/gateway.ts";
-import { runtimeConfigFrom } from "../../shared/config.ts";
+import { RUNTIME_DEFAULTS, runtimeConfigFrom } from "../../shared/config.ts";
 import { lazyHandler } from "../../shared/http/lazy-handler.ts";
 import { createLogger } from "../../shared/logging.ts";
 import { capturedLogs, captureServiceLogs } from "../support/log-capture.ts";
@@ -84,6 +84,23 @@ describe("runtime configuration", () => {
           AWS_LAMBDA_FUNCTION_NAME: "gsp-prod-capture",
         }),
       /plain-json.*never in Lambda/,
+    );
+  });
+  it("a setting left unset takes the default a RuntimeConfig built in code gets", () => {
+    const config = runtimeConfigFrom({ ...env, MESSAGE_CODEC: "openpgp" });
+    const { keyringTtlSeconds, googleBaseUrl, captureDeadlineSeconds, notify, enqueueGraceSeconds } = config;
+    const { refundNotifications, statementAcceptance } = config;
+    assert.deepEqual(
+      {
+        keyringTtlSeconds,
+        googleBaseUrl,
+        captureDeadlineSeconds,
+        notify,
+        enqueueGraceSeconds,
+        refundNotifications,
+        statementAcceptance,
+      },
+      RUNTIME_DEFAULTS,
     );
   });
   it("accepts plain-json outside Lambda and openpgp inside it", () => {
