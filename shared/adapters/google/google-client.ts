@@ -21,16 +21,19 @@ export type CallGoogle = (
   body: Record<string, unknown>,
 ) => Promise<GoogleCallResult>;
 
-/**
- * Calls one of Google's methods with the envelope (our keys sign, Google's keys encrypt) and accepts
- * only a verified 200 answer whose responseTimestamp is within ±60 s of our clock.
- */
-export function googleCaller(options: {
+/** Where Google is, the keys to seal and open with, how long to wait for an answer. */
+export interface GoogleCallerOptions {
   baseUrl: string;
   keyring: () => Promise<Keyring>;
   timeoutMs: number;
   now?: () => number;
-}): CallGoogle {
+}
+
+/**
+ * Calls one of Google's methods with the envelope (our keys sign, Google's keys encrypt) and accepts
+ * only a verified 200 answer whose responseTimestamp is within ±60 s of our clock.
+ */
+export function googleCaller(options: GoogleCallerOptions): CallGoogle {
   const now = options.now ?? Date.now;
   return async (method, piaid, request) => {
     const keyring = await options.keyring();

@@ -1,8 +1,7 @@
 import * as v from "valibot";
 import type { DeliveryResult, GoogleNotifier, NotificationMethod } from "../../domain/notifier.ts";
 import { CaptureResultNotificationResponse } from "../../protocol/capture-result-notification.ts";
-import type { Keyring } from "../../security/keyring.ts";
-import { googleCaller, googlePath } from "./google-client.ts";
+import { type GoogleCallerOptions, googleCaller, googlePath } from "./google-client.ts";
 
 export const notificationPath = (
   paymentIntegratorAccountId: string,
@@ -14,12 +13,7 @@ export const notificationPath = (
  * envelope (our keys sign, Google's keys encrypt), and accepts only a verified, fresh answer whose
  * result is SUCCESS (both methods answer the same way).
  */
-export function googleNotificationClient(options: {
-  baseUrl: string;
-  keyring: () => Promise<Keyring>;
-  timeoutMs: number;
-  now?: () => number;
-}): GoogleNotifier {
+export function googleNotificationClient(options: GoogleCallerOptions): GoogleNotifier {
   const call = googleCaller(options);
   return {
     async send(method, piaid, request): Promise<DeliveryResult> {
