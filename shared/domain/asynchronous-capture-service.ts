@@ -6,8 +6,13 @@ import { parseAsynchronousCaptureRequest } from "../protocol/asynchronous-captur
 import type { CaptureRequest } from "../protocol/capture.ts";
 import { unknownIdentifier } from "../protocol/errors.ts";
 import { ACCOUNT_STATUS_RESULT, instrumentKindName } from "./capture-decision.ts";
-import type { CaptureRecord } from "./capture-record.ts";
-import { type CaptureDeps, type CaptureOutcome, decideOnce, validOrReplay } from "./capture-service.ts";
+import {
+  type CaptureDeps,
+  type CaptureOutcome,
+  captureRecord,
+  decideOnce,
+  validOrReplay,
+} from "./capture-service.ts";
 
 export interface AsynchronousCaptureDeps extends CaptureDeps {
   /** How long the customer has to complete the payment (e.g. enter the UPI PIN). */
@@ -57,24 +62,20 @@ export async function asynchronousCapture(
       const result: AsynchronousCaptureResultCode =
         account.status === "ACTIVE" ? "ACKNOWLEDGED" : ACCOUNT_STATUS_RESULT[account.status];
       const paymentIntegratorTransactionId = deps.newTransactionId();
-      const record: CaptureRecord = {
+      const record = captureRecord(
+        captureRequest,
         key,
-        paymentIntegratorAccountId: request.paymentIntegratorAccountId,
-        requestId: request.requestHeader.requestId,
-        method: "asynchronousCapture",
         fingerprint,
+        snapshot.facts,
         paymentIntegratorTransactionId,
-        response: { paymentIntegratorTransactionId, result },
-        state: result === "ACKNOWLEDGED" ? "PENDING" : "DECIDED",
-        amount: request.amount,
-        currencyCode: request.currencyCode,
-        transactionDescription: request.transactionDescription,
-        accountId: account.accountId,
-        instrumentKind: request.fop.kind,
-        instrumentRef: snapshot.facts.instrumentRef!,
-        createdAtMs: now,
-        ...(result === "ACKNOWLEDGED" && { deadlineMs: now + deps.captureDeadlineMs }),
-      };
+        now,
+        {
+          method: "asynchronousCapture",
+          response: { paymentIntegratorTransactionId, result },
+          state: result === "ACKNOWLEDGED" ? "PENDING" : "DECIDED",
+          ...(result === "ACKNOWLEDGED" && { deadlineMs: now + deps.captureDeadlineMs }),
+        },
+      );
       return { record, debit: undefined };
     },
   );

@@ -221,14 +221,19 @@ export async function capture(
     deadlineMs,
     (snapshot, now, periods) => {
       const decision = decideCapture(request, snapshot.facts, now, deps.riskRule, presentedOtpDigest);
+      const paymentIntegratorTransactionId = deps.newTransactionId();
       const record = captureRecord(
         request,
         key,
         fingerprint,
-        decision,
         snapshot.facts,
-        deps.newTransactionId(),
+        paymentIntegratorTransactionId,
         now,
+        {
+          method: "capture",
+          response: captureResultOf(decision, paymentIntegratorTransactionId) as CaptureRecord["response"],
+          state: "DECIDED",
+        },
       );
       const debit = decision.result === "SUCCESS" ? { request, facts: snapshot.facts, periods } : undefined;
       const otpTried = v.kind === "OTP" && (decision.consumeOtp || decision.countOtpFailure);
@@ -276,24 +281,22 @@ export function captureResultOf(
   return result;
 }
 
-function captureRecord(
+/** A capture's record: what every capture method records, with the method's own answer and state. */
+export function captureRecord(
   request: CaptureRequest,
   key: string,
   fingerprint: string,
-  decision: CaptureDecision,
   facts: CaptureFacts,
   paymentIntegratorTransactionId: string,
   now: number,
+  answer: Pick<CaptureRecord, "method" | "response" | "state" | "deadlineMs">,
 ): CaptureRecord {
   return {
     key,
     paymentIntegratorAccountId: request.paymentIntegratorAccountId,
     requestId: request.requestHeader.requestId,
-    method: "capture",
     fingerprint,
     paymentIntegratorTransactionId,
-    response: captureResultOf(decision, paymentIntegratorTransactionId) as CaptureRecord["response"],
-    state: "DECIDED",
     amount: request.amount,
     currencyCode: request.currencyCode,
     transactionDescription: request.transactionDescription,
@@ -301,5 +304,6 @@ function captureRecord(
     instrumentKind: request.fop.kind,
     instrumentRef: facts.instrumentRef!,
     createdAtMs: now,
+    ...answer,
   };
 }
