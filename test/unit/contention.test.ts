@@ -24,5 +24,5 @@ test("a pause that would end past the deadline throws, naming the record and the
 
 test("a pause within the deadline waits and resolves", async () => {
   const now = Date.now();
-  await pauseAfterContention("capture P#c1", 1, now, now + 1_000);
+  assert.equal(await pauseAfterContention("capture P#c1", 1, now, now + 1_000), undefined);
 });
