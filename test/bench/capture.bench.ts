@@ -4,6 +4,7 @@ import { standInGoogleKeyring } from "../../infra/google/client.ts";
 import { LOCAL_AWS } from "../../infra/local/emulators.ts";
 import { DEFAULT_MAX_CONCURRENT } from "../../infra/local/gateway.ts";
 import { type LocalStack, startLocalStack } from "../../infra/local/stack.ts";
+import { recordToItem } from "../../shared/adapters/dynamodb/capture-store.ts";
 import { key, ledgerKeys, N, S } from "../../shared/adapters/dynamodb/items.ts";
 import type { RuntimeConfig } from "../../shared/config.ts";
 import { idempotencyKey } from "../../shared/domain/idempotency.ts";
@@ -149,7 +150,7 @@ export const captureBench: BenchModule = {
         "Capture latency is the HTTP round trip as the client (the stand-in Google, in this same process) sees it: request bodies are built and, for OpenPGP, sealed before the clock starts; answers are opened and verified after it stops. So the OpenPGP figures hold the server's open + seal, not the client's.",
         `Every capture is a fresh SUCCESS of 1 INR, spread round-robin over ${ctx.benchTokens.length} tokens on ${ctx.benchTokens.length} accounts (huge balance, no limits); after a warm-up, each token has been seen by the process (warm path: 1 BatchGetItem + 1 TransactWriteItems).`,
         `The local gateway runs at most ${DEFAULT_MAX_CONCURRENT} invocations of a function at once and queues the rest (infra/local/gateway.ts), so at concurrency 32 the capture latency includes queueing at the gateway; the floor has no such bound.`,
-        "Floor: the least DynamoDB work a capture can do, sent straight from this process with the SDK: one BatchGetItem (ConsistentRead) of the same two keys a warm capture reads (record, and the account, which holds the instrument's status), then one TransactWriteItems of a Put (a capture-like record, conditional on a new key) and an Update (the account's balance, conditional on funds). Measured in the same rounds as the captures (capture run, floor run, for each codec, three times per level) at the same concurrency, against the same DynamoDB Local.",
+        "Floor: the least DynamoDB work a capture can do, sent straight from this process with the SDK: one BatchGetItem (ConsistentRead) of the same two keys a warm capture reads (record, and the account, which holds the instrument's status), then one TransactWriteItems of a Put (a SUCCESS capture record as the capture store writes it, so with its `settlement` index entry, conditional on a new key) and an Update (the account's balance, conditional on funds). Measured in the same rounds as the captures (capture run, floor run, for each codec, three times per level) at the same concurrency, against the same DynamoDB Local.",
         "Client, server and gateway share this process and the machine's 2 cores with DynamoDB Local (Java); throughput is that of the whole arrangement, not of one Lambda. CPU ms per capture is this process's user + system time over the captures (client fetch, gateway, handler; not DynamoDB Local's JVM); on this VM it too rises when other processes are busy, though less than wall-clock latency.",
       ],
       headlines: [
@@ -235,7 +236,8 @@ function floorLevel(
 /**
  * The least DynamoDB work a fresh capture can do, as one operation for `i`: one consistent BatchGetItem of
  * the 2 keys a warm capture reads (record, and the account, which holds the instrument's status), then one TransactWriteItems of 2 items
- * (a capture-like record, conditional on a new key, and the account's balance, conditional on funds).
+ * (a SUCCESS capture record as the store writes it, `settlement` index entry included, conditional on a new
+ * key, and the account's balance, conditional on funds).
  */
 export function dynamoDbFloor(
   db: DynamoDBClient,
@@ -287,27 +289,26 @@ export function dynamoDbFloor(
 }
 
 /**
- * An item shaped like a capture record (the same attribute names and similar values), written by the
- * floor; built here rather than with the adapter's own mapping so the floor does only SDK work.
+ * A SUCCESS capture record as the capture store writes it (its own `recordToItem`: the same attributes,
+ * the `settlement` index entry included), for the floor's Put. Random identifiers, no domain work.
  */
 function captureLikeItem(recordKey: string, requestId: string, accountId: string, now: number) {
   const transactionId = `${now.toString(36)}${randomBytes(9).toString("base64url")}`;
-  return {
-    pk: S(recordKey),
-    paymentIntegratorAccountId: S(PIAID),
-    requestId: S(requestId),
-    method: S("capture"),
-    fingerprint: S(randomBytes(32).toString("base64url")),
-    paymentIntegratorTransactionId: S(transactionId),
-    result: S("SUCCESS"),
-    response: S(JSON.stringify({ paymentIntegratorTransactionId: transactionId, result: "SUCCESS" })),
-    state: S("DECIDED"),
-    amount: N(1_000_000n),
-    currencyCode: S("INR"),
-    transactionDescription: S("Google - Music"),
-    accountId: S(accountId),
-    instrumentKind: S("TOKEN"),
-    instrumentRef: S(`TOKEN#${randomBytes(32).toString("base64url")}`),
-    createdAtMs: N(now),
-  };
+  return recordToItem({
+    key: recordKey,
+    paymentIntegratorAccountId: PIAID,
+    requestId,
+    method: "capture",
+    fingerprint: randomBytes(32).toString("base64url"),
+    paymentIntegratorTransactionId: transactionId,
+    response: { paymentIntegratorTransactionId: transactionId, result: "SUCCESS" },
+    state: "DECIDED",
+    amount: 1_000_000n,
+    currencyCode: "INR",
+    transactionDescription: "Google - Music",
+    accountId,
+    instrumentKind: "TOKEN",
+    instrumentRef: `TOKEN#${randomBytes(32).toString("base64url")}`,
+    createdAtMs: now,
+  });
 }
