@@ -1,5 +1,3 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import {
   CreateQueueCommand,
   DeleteMessageCommand,
@@ -12,21 +10,17 @@ import {
   newRequestId,
   standInGoogleKeyring,
 } from "../../infra/google/client.ts";
-import { KEY_FILES } from "../../infra/local/keys.ts";
 import { startLocalStack } from "../../infra/local/stack.ts";
-import { notificationPath } from "../../shared/adapters/google/notification-client.ts";
 import { recordCaptureOutcome } from "../../shared/domain/capture-outcome-service.ts";
 import { sweep } from "../../shared/domain/sweeper.ts";
-import { seal } from "../../shared/security/envelope.ts";
-import { loadKeyring } from "../../shared/security/keyring.ts";
-import { type BenchModule, ms, num, PIAID, ratio, silentLogger, stats } from "./common.ts";
+import { type BenchModule, benchOutcome, ms, num, PIAID, ratio, silentLogger, stats } from "./common.ts";
 
 /**
  * captureResultNotification delivery: from the moment the outcome route answered (the outcome is
  * recorded and its message enqueued) to the moment the stand-in Google accepted the notification;
  * and the notifier's throughput when many outcomes are recorded at once. The floor, measured in
- * the same run: one SQS send → receive → delete on the same emulator, plus one sealed POST to the
- * same stand-in Google, opened and verified.
+ * the same run: one SQS send → receive on the same emulator, plus the notification sent to the same
+ * stand-in Google with the service's own client (sealed POST, answer opened and verified), then the delete.
  */
 export const notificationsBench: BenchModule = {
   id: "notifications",
@@ -68,11 +62,7 @@ export const notificationsBench: BenchModule = {
         const res = await fetch(`${stack.url}/internal/v1/captureOutcome`, {
           method: "POST",
           headers: { authorization: `Bearer ${stack.outcomeToken}`, "content-type": "application/json" },
-          body: JSON.stringify({
-            paymentIntegratorAccountId: PIAID,
-            captureRequestId: id,
-            outcome: "APPROVED",
-          }),
+          body: JSON.stringify(benchOutcome(id)),
         });
         if (res.status !== 200) throw new Error(`outcome ${res.status}`);
         await res.arrayBuffer();
@@ -107,11 +97,7 @@ export const notificationsBench: BenchModule = {
         queue: { enqueue: () => Promise.reject(new Error("held back")) },
       };
       for (const id of ids) {
-        await recordCaptureOutcome(stalled, {
-          paymentIntegratorAccountId: PIAID,
-          captureRequestId: id,
-          outcome: "APPROVED",
-        });
+        await recordCaptureOutcome(stalled, benchOutcome(id));
       }
       const released = Date.now();
       const swept = await sweep({ ...stack.deps.outcome, now: () => Date.now() + 60_000 });
@@ -120,15 +106,9 @@ export const notificationsBench: BenchModule = {
       for (const id of ids) last = Math.max(last, await receivedAt(id, Date.now() + 120_000));
       const seconds = (last - released) / 1000;
 
-      // The floor, to the same end point: an SQS round trip on a queue of its own, then the notification
-      // sealed and POSTed until the stand-in Google has accepted it (its answer is not opened, as above).
-      const ours = await loadKeyring(
-        {
-          own: readFileSync(join(ctx.keysDir, KEY_FILES.integratorPrivate), "utf8"),
-          peer: readFileSync(join(ctx.keysDir, KEY_FILES.googlePublic), "utf8"),
-        },
-        { own: "integrator private", peer: "Google public" },
-      );
+      // The floor, to the same end point: an SQS send and receive on a queue of its own, then the notification
+      // sent as the notifier sends it (the service's own client: sealed with our keys, POSTed) until the stand-in
+      // Google has accepted it. The message is deleted after the POST, as the poller deletes after delivery.
       const floorQueue = (
         await stack.sqs.send(new CreateQueueCommand({ QueueName: `${ctx.prefix("notifications")}floor` }))
       ).QueueUrl!;
@@ -140,10 +120,7 @@ export const notificationsBench: BenchModule = {
         const got = await stack.sqs.send(
           new ReceiveMessageCommand({ QueueUrl: floorQueue, MaxNumberOfMessages: 1, WaitTimeSeconds: 1 }),
         );
-        await stack.sqs.send(
-          new DeleteMessageCommand({ QueueUrl: floorQueue, ReceiptHandle: got.Messages![0]!.ReceiptHandle! }),
-        );
-        const body = JSON.stringify({
+        const sent = await stack.deps.notifier.google.send("captureResultNotification", PIAID, {
           requestHeader: {
             protocolVersion: { major: 1, minor: 0, revision: 0 },
             requestId: captureRequestId,
@@ -153,11 +130,10 @@ export const notificationsBench: BenchModule = {
           captureRequestId,
           captureResult: { captureResultCode: "SUCCESS" },
         });
-        const res = await fetch(new URL(notificationPath(PIAID), google.url), {
-          method: "POST",
-          body: await seal(body, ours),
-        });
-        await res.arrayBuffer();
+        if (!sent.ok) throw new Error(`floor notification refused: ${sent.reason}`);
+        await stack.sqs.send(
+          new DeleteMessageCommand({ QueueUrl: floorQueue, ReceiptHandle: got.Messages![0]!.ReceiptHandle! }),
+        );
         if (i >= 3) floor.push((await receivedAt(captureRequestId, Date.now() + 5000)) - t0);
       }
       const base = stats(floor);
@@ -196,7 +172,7 @@ export const notificationsBench: BenchModule = {
           "The notifier here is the local SQS poller (one batch of up to 10 at a time, tries in a batch in parallel), as Lambda's event source mapping with one concurrent invocation; Lambda scales pollers and invocations with the backlog, so cloud throughput is not bounded by this figure.",
           "Each delivery here costs about six RSA-3072 private-key operations on this process's CPU: ours (sign the request, decrypt the answer) and the stand-in Google's (decrypt, sign its answer), plus the envelope's verifications. In production Google's half runs on Google's machines.",
           "Throughput: a backlog of recorded outcomes (their enqueue held back), released at once by the sweeper; from release to the last notification accepted.",
-          "Floor: what one delivery cannot avoid, to the same end point: an SQS send → receive → delete on the same emulator, then the notification sealed with our keys and POSTed until the same stand-in Google accepted it. Milliseconds of this process's clock.",
+          "Floor: what one delivery cannot avoid, to the same end point: an SQS send → receive on the same emulator, then the notification sent with the service's own notification client (sealed with our keys, POSTed) until the same stand-in Google accepted it; the message is deleted after that, as the poller deletes it after delivery. Milliseconds of this process's clock.",
         ],
         headlines: [
           `Notifications: outcome reported → Google received p50 ${ms(lat.p50)} ms (${ratio(lat.p50 / floorP50)} the SQS + one-POST floor); a backlog drains at ${num(burst / seconds)} notifications/s from one local poller.`,
