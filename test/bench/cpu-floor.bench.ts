@@ -2,10 +2,7 @@ import type { APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { createCaptureHandler } from "../../functions/capture/handler.ts";
 import { standInGoogleKeyring } from "../../infra/google/client.ts";
 import { startLocalStack } from "../../infra/local/stack.ts";
-import { serviceDeps } from "../../shared/runtime.ts";
 import { open, seal } from "../../shared/security/envelope.ts";
-import { fileKeySource } from "../../shared/security/key-source.ts";
-import { loadKeyring } from "../../shared/security/keyring.ts";
 import { fakeContext } from "./baseline-powertools.ts";
 import { apiGatewayEvent } from "./bundles.bench.ts";
 import { dynamoDbFloor } from "./capture.bench.ts";
@@ -43,17 +40,13 @@ export const cpuFloorBench: BenchModule = {
       sqsEndpoint: ctx.sqsEndpoint,
       logger: silentLogger(),
     });
-    const handlerDb = countingClient(ctx.dynamodbEndpoint);
+    // The floor's SDK calls on a client of their own, configured as the stack's (a command counter included).
     const floorDb = countingClient(ctx.dynamodbEndpoint);
     try {
-      const deps = serviceDeps(stack.config, { dynamodb: handlerDb.client, logger: silentLogger() });
-      await deps.keyring?.get();
-      const handler = createCaptureHandler(deps) as unknown as Handler;
+      // The stack's own deps (loaded at its start-up): the handler, and the server keyring the RSA floor uses.
+      const handler = createCaptureHandler(stack.deps) as unknown as Handler;
+      const server = await stack.deps.keyring!.get();
       const google = await standInGoogleKeyring(ctx.keysDir);
-      const server = await loadKeyring(await fileKeySource(ctx.keysDir).read(), {
-        own: "integrator private",
-        peer: "Google public",
-      });
       const tokens = ctx.benchTokens;
       const contentType = "application/octet-stream; charset=utf-8";
       // Sealed as Google would, a round ahead of use (inside the ±60 s requestTimestamp window), off the clock.
@@ -154,7 +147,7 @@ export const cpuFloorBench: BenchModule = {
           },
         ],
         notes: [
-          "All four run in this one process, interleaved in rounds (each round's requests sealed by the stand-in Google before the round, off the clock), sequentially, against the same DynamoDB Local; the capture is `createCaptureHandler(serviceDeps(config))` invoked with an API Gateway v2 event, as the Lambda runtime would, so its figures hold the middy chain, the log line, the envelope and the SDK, but no HTTP and no gateway.",
+          "All four run in this one process, interleaved in rounds (each round's requests sealed by the stand-in Google before the round, off the clock), sequentially, against the same DynamoDB Local; the capture is `createCaptureHandler(deps)` on the local stack's `serviceDeps(config)`, invoked with an API Gateway v2 event, as the Lambda runtime would, so its figures hold the middy chain, the log line, the envelope and the SDK, but no HTTP and no gateway.",
           "CPU ms per op: this process's user + system time over a variant's operations divided by their count (DynamoDB Local's JVM is not in it). The floor's CPU is the sum of its two parts measured alone: the SDK's own cost of the two round trips (marshalling, signing, HTTP) and the RSA work. What the capture spends over that is ours and openpgp's.",
           `Before (the committed build, not measured in this run): capture with OpenPGP in-process, sequential, p50 ${COMMITTED_BEFORE.inProcessOpenpgpP50Ms} ms; Node CPU per capture ${COMMITTED_BEFORE.cpuOverFloor} the floor.`,
         ],
@@ -164,7 +157,6 @@ export const cpuFloorBench: BenchModule = {
         data: { ...s, cpuMsPerOp: cpu, floorCpuMs: floorCpu, cpuOverFloor: cpuRatio },
       };
     } finally {
-      handlerDb.client.destroy();
       floorDb.client.destroy();
       await stack.stop();
     }

@@ -1,6 +1,5 @@
 import { startLocalStack } from "../../infra/local/stack.ts";
 import { capture } from "../../shared/domain/capture-service.ts";
-import { serviceDeps } from "../../shared/runtime.ts";
 import { type BenchContext, benchCapture, runLoad, silentLogger, stats } from "./common.ts";
 
 /**
@@ -19,7 +18,7 @@ export async function warmDynamoDbLocal(ctx: BenchContext): Promise<string> {
     logger: silentLogger(),
   });
   try {
-    const deps = serviceDeps(stack.config, { dynamodb: stack.dynamodb, logger: silentLogger() }).capture;
+    const deps = stack.deps.capture;
     const tokens = ctx.benchTokens;
     const rounds: number[] = [];
     const deadline = performance.now() + (ctx.quick ? 5_000 : 25_000);
