@@ -58,8 +58,9 @@ function rsaKeyObjects(packet: unknown) {
  * key to Google's encryption subkey, and AES-256 (CFB, as OpenPGP's SEIPD v1) both ways over the body.
  */
 export async function rsaFloor(server: Keyring, google: Keyring, bodyBytes: number) {
+  const ourEncryption = rsaKeyObjects((await server.own[0]!.getEncryptionKey()).keyPacket);
   const ours = {
-    decrypt: rsaKeyObjects((await server.own[0]!.getEncryptionKey()).keyPacket).privateKey!,
+    decrypt: ourEncryption.privateKey!,
     sign: rsaKeyObjects((await server.own[0]!.getSigningKey()).keyPacket).privateKey!,
   };
   const theirs = {
@@ -71,10 +72,7 @@ export async function rsaFloor(server: Keyring, google: Keyring, bodyBytes: numb
   const body = crypto.randomBytes(bodyBytes);
   const sessionKey = crypto.randomBytes(32);
   const iv = Buffer.alloc(16);
-  const encryptedSessionKey = crypto.publicEncrypt(
-    { key: rsaKeyObjects((await server.own[0]!.getEncryptionKey()).keyPacket).publicKey, padding },
-    sessionKey,
-  );
+  const encryptedSessionKey = crypto.publicEncrypt({ key: ourEncryption.publicKey, padding }, sessionKey);
   const googleSignature = crypto.sign("sha384", body, googleSigning);
   return () => {
     const key = crypto.privateDecrypt({ key: ours.decrypt, padding }, encryptedSessionKey);
