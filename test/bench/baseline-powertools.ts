@@ -19,6 +19,7 @@ import { checkRequestHeader } from "../../shared/protocol/common.ts";
 import { invalidField, unknownIdentifier } from "../../shared/protocol/errors.ts";
 import { type ServiceDeps, serviceDeps } from "../../shared/runtime.ts";
 import { newTransactionId } from "../../shared/runtime-ledger.ts";
+import { summarise } from "./capacity.bench.ts";
 import {
   type BenchModule,
   benchAsynchronousCapture,
@@ -35,7 +36,7 @@ import {
   stats,
   unsentOutcomeDeps,
 } from "./common.ts";
-import { capacityClient, countingClient } from "./dynamodb-meter.ts";
+import { capacityClient, countingClient, type MeteredCall } from "./dynamodb-meter.ts";
 
 /**
  * The capture a team would otherwise write: Powertools idempotency (`makeIdempotent` with a
@@ -380,22 +381,20 @@ export const baselineBench: BenchModule = {
         tables,
         piaids: stack.config.piaids,
       });
-      const capacity: Record<"fresh" | "replay", { rru: number; wru: number; requests: number }> = {
-        fresh: { rru: 0, wru: 0, requests: 0 },
-        replay: { rru: 0, wru: 0, requests: 0 },
-      };
-      const reps = ctx.quick ? 3 : 10;
-      for (let i = 0; i < reps; i++) {
+      const meteredRuns: Record<"fresh" | "replay", MeteredCall[][]> = { fresh: [], replay: [] };
+      for (let i = 0; i < (ctx.quick ? 3 : 10); i++) {
         const body = benchCapture(tokens[i % tokens.length]!);
         for (const c of ["fresh", "replay"] as const) {
           meteredTheirs.meter.reset();
           await theirsMetered(body, fakeContext());
-          capacity[c].rru += meteredTheirs.meter.calls.reduce((s, x) => s + x.rru, 0) / reps;
-          capacity[c].wru += meteredTheirs.meter.calls.reduce((s, x) => s + x.wru, 0) / reps;
-          capacity[c].requests += meteredTheirs.meter.calls.length / reps;
+          meteredRuns[c].push([...meteredTheirs.meter.calls]);
         }
       }
       meteredTheirs.client.destroy();
+      const capacity = {
+        fresh: summarise(undefined, meteredRuns.fresh),
+        replay: summarise(undefined, meteredRuns.replay),
+      };
 
       const names = (cs: string[]) => cs.map((c) => c.replace(/Command$/, "")).join(" + ");
       const rows: (string | number)[][] = [];

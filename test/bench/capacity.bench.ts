@@ -209,7 +209,11 @@ export const capacityBench: BenchModule = {
   },
 };
 
-function summarise(gatewayRuns: string[][] | undefined, inProcessRuns: MeteredCall[][]): CaseFigures {
+/**
+ * Per-operation figures of repeated runs, each run the calls the metering client saw; with the same
+ * operations' gateway command lists, also checks that both counted the same requests.
+ */
+export function summarise(gatewayRuns: string[][] | undefined, inProcessRuns: MeteredCall[][]): CaseFigures {
   const n = inProcessRuns.length;
   const mean = (f: (calls: MeteredCall[]) => number) =>
     inProcessRuns.reduce((s, calls) => s + f(calls), 0) / n;
