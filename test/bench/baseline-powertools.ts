@@ -191,32 +191,27 @@ async function createTransactionsTable(admin: DynamoDBClient, TableName: string)
 async function timedAsynchronous(deps: ServiceDeps, n: number) {
   const outcomeDeps = unsentOutcomeDeps(deps.outcome);
   const ids: string[] = [];
-  const acknowledge = await runLoad({
-    total: n * 2,
-    concurrency: 1,
-    maxMs: 30_000,
-    op: async () => {
-      const body = benchAsynchronousCapture("customer@demobank");
-      const { response } = await asynchronousCapture(deps.capture, body);
-      if (response.result !== "ACKNOWLEDGED") throw new Error(`acknowledge answered ${response.result}`);
-      ids.push((body.requestHeader as { requestId: string }).requestId);
-    },
+  const oursAcknowledge = await sequential(n * 2, async () => {
+    const body = benchAsynchronousCapture("customer@demobank");
+    const { response } = await asynchronousCapture(deps.capture, body);
+    if (response.result !== "ACKNOWLEDGED") throw new Error(`acknowledge answered ${response.result}`);
+    ids.push((body.requestHeader as { requestId: string }).requestId);
   });
   const outcome = (approve: boolean) =>
-    runLoad({
-      total: Math.floor(ids.length / 2),
-      concurrency: 1,
-      maxMs: 30_000,
-      op: async (i) => {
-        const captureRequestId = ids[approve ? 2 * i : 2 * i + 1]!;
-        await recordCaptureOutcome(outcomeDeps, benchOutcome(captureRequestId, approve));
-      },
+    sequential(Math.floor(ids.length / 2), async (i) => {
+      const captureRequestId = ids[approve ? 2 * i : 2 * i + 1]!;
+      await recordCaptureOutcome(outcomeDeps, benchOutcome(captureRequestId, approve));
     });
   return {
-    oursAcknowledge: stats(acknowledge.samples),
-    oursOutcomeApproved: stats((await outcome(true)).samples),
-    oursOutcomeFailed: stats((await outcome(false)).samples),
+    oursAcknowledge,
+    oursOutcomeApproved: await outcome(true),
+    oursOutcomeFailed: await outcome(false),
   };
+}
+
+/** `total` operations one at a time, bounded at 30 s: their latency figures (the cost model's durations). */
+async function sequential(total: number, op: (i: number) => Promise<void>) {
+  return stats((await runLoad({ total, concurrency: 1, maxMs: 30_000, op })).samples);
 }
 
 /** A Lambda context as the runtime gives it (the function's 6 s timeout). */
@@ -322,40 +317,13 @@ export const baselineBench: BenchModule = {
       const oursReplays = await replayBodies("ours");
       const theirsReplays = await replayBodies("theirs");
       const timedCases = {
-        oursReplay: stats(
-          (
-            await runLoad({
-              total: timedN,
-              concurrency: 1,
-              maxMs: 30_000,
-              op: async (i) => void (await sides.ours(oursReplays[i]!)),
-            })
-          ).samples,
-        ),
-        theirsReplay: stats(
-          (
-            await runLoad({
-              total: timedN,
-              concurrency: 1,
-              maxMs: 30_000,
-              op: async (i) => void (await sides.theirs(theirsReplays[i]!)),
-            })
-          ).samples,
-        ),
-        oursDecline: stats(
-          (
-            await runLoad({
-              total: timedN,
-              concurrency: 1,
-              maxMs: 30_000,
-              op: async () => {
-                const { response } = await capture(ours, benchCapture("gpt-demo-success", "500000"));
-                if (response.result !== "CHARGE_UNDER_LIMIT")
-                  throw new Error(`decline answered ${response.result}`);
-              },
-            })
-          ).samples,
-        ),
+        oursReplay: await sequential(timedN, async (i) => void (await sides.ours(oursReplays[i]!))),
+        theirsReplay: await sequential(timedN, async (i) => void (await sides.theirs(theirsReplays[i]!))),
+        oursDecline: await sequential(timedN, async () => {
+          const { response } = await capture(ours, benchCapture("gpt-demo-success", "500000"));
+          if (response.result !== "CHARGE_UNDER_LIMIT")
+            throw new Error(`decline answered ${response.result}`);
+        }),
         ...(await timedAsynchronous(oursDeps, timedN)),
       };
 
