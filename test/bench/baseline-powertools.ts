@@ -46,7 +46,7 @@ import { capacityClient, countingClient, type MeteredCall } from "./dynamodb-met
  * condition. What it does not do (by design of the idiom, not to slow it down): the debit and the
  * record are two writes, not one transaction; there are no daily / monthly counters.
  */
-export function powertoolsCapture(options: {
+function powertoolsCapture(options: {
   client: DynamoDBClient;
   tables: { ledger: string; transactions: string; idempotency: string };
   piaids: Record<string, string>;
@@ -143,7 +143,7 @@ export function powertoolsCapture(options: {
 }
 
 /** The idempotency table as the Powertools docs require it: partition key `id` (S), TTL on `expiration`. */
-export async function createIdempotencyTable(admin: DynamoDBClient, TableName: string): Promise<string> {
+async function createIdempotencyTable(admin: DynamoDBClient, TableName: string): Promise<string> {
   try {
     await admin.send(
       new CreateTableCommand({

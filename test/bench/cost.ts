@@ -3,7 +3,7 @@ import type { CaseFigures } from "./capacity.bench.ts";
 import { type BenchModule, ms, num, type Stats, usd } from "./common.ts";
 
 /** us-east-1 list prices (on-demand), as stated in the report. */
-export const PRICES = {
+const PRICES = {
   lambdaArmGbSecond: 0.0000133334,
   lambdaRequestsPerMillion: 0.2,
   /** The deployed edge (infra/cdk, DEPLOY.md "Edge"): a regional REST API behind WAF. */

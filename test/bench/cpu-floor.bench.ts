@@ -11,7 +11,7 @@ import { countingClient } from "./dynamodb-meter.ts";
 import { rsaFloor } from "./envelope.bench.ts";
 
 /** Figures of this repository's earlier committed run, quoted (not measured here) for the before/after. */
-export const COMMITTED_BEFORE = {
+const COMMITTED_BEFORE = {
   /** Capture with OpenPGP, sequential, in-process (issue 10's profile of the committed build). */
   inProcessOpenpgpP50Ms: 15.6,
   /** Node CPU per capture over the floor (SDK calls + RSA floor), the same profile. */

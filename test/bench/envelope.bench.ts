@@ -11,7 +11,7 @@ import { type Keyring, loadKeyring } from "../../shared/security/keyring.ts";
 import { type BenchModule, benchCapture, interleaved, ms, ratio, stats } from "./common.ts";
 
 /** The capture request JSON, its description padded so the body is exactly `bytes` long. */
-export function payloadOfSize(bytes: number): string {
+function payloadOfSize(bytes: number): string {
   const body = benchCapture("gpt-demo-success", "728000000");
   const base = JSON.stringify({ ...body, transactionDescription: "" });
   const description = "Google - Music family plan, monthly renewal. "
