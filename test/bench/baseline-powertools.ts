@@ -142,20 +142,25 @@ function powertoolsCapture(options: {
   };
 }
 
-/** The idempotency table as the Powertools docs require it: partition key `id` (S), TTL on `expiration`. */
-async function createIdempotencyTable(admin: DynamoDBClient, TableName: string): Promise<string> {
+/** A table keyed by one string attribute, billed per request; one left by an earlier run is fine. */
+async function createTable(admin: DynamoDBClient, TableName: string, keyName: string) {
   try {
     await admin.send(
       new CreateTableCommand({
         TableName,
-        KeySchema: [{ AttributeName: "id", KeyType: "HASH" }],
-        AttributeDefinitions: [{ AttributeName: "id", AttributeType: "S" }],
+        KeySchema: [{ AttributeName: keyName, KeyType: "HASH" }],
+        AttributeDefinitions: [{ AttributeName: keyName, AttributeType: "S" }],
         BillingMode: "PAY_PER_REQUEST",
       }),
     );
   } catch (error) {
     if (!(error instanceof ResourceInUseException)) throw error;
   }
+}
+
+/** The idempotency table as the Powertools docs require it: partition key `id` (S), TTL on `expiration`. */
+async function createIdempotencyTable(admin: DynamoDBClient, TableName: string): Promise<string> {
+  await createTable(admin, TableName, "id");
   try {
     await admin.send(
       new UpdateTimeToLiveCommand({
@@ -166,21 +171,6 @@ async function createIdempotencyTable(admin: DynamoDBClient, TableName: string):
     return "TTL on `expiration` enabled";
   } catch (error) {
     return `TTL not enabled (${(error as Error).name})`;
-  }
-}
-
-async function createTransactionsTable(admin: DynamoDBClient, TableName: string) {
-  try {
-    await admin.send(
-      new CreateTableCommand({
-        TableName,
-        KeySchema: [{ AttributeName: "pk", KeyType: "HASH" }],
-        AttributeDefinitions: [{ AttributeName: "pk", AttributeType: "S" }],
-        BillingMode: "PAY_PER_REQUEST",
-      }),
-    );
-  } catch (error) {
-    if (!(error instanceof ResourceInUseException)) throw error;
   }
 }
 
@@ -253,7 +243,7 @@ export const baselineBench: BenchModule = {
       idempotency: `${prefix}pt-idempotency`,
     };
     const ttl = await createIdempotencyTable(stack.dynamodb, tables.idempotency);
-    await createTransactionsTable(stack.dynamodb, tables.transactions);
+    await createTable(stack.dynamodb, tables.transactions, "pk");
 
     const oursDb = countingClient(ctx.dynamodbEndpoint);
     const theirsDb = countingClient(ctx.dynamodbEndpoint);
