@@ -25,6 +25,7 @@ import {
   benchAsynchronousCapture,
   benchCapture,
   benchOutcome,
+  fakeContext,
   type LoadResult,
   ms,
   num,
@@ -202,25 +203,6 @@ async function timedAsynchronous(deps: ServiceDeps, n: number) {
 /** `total` operations one at a time, bounded at 30 s: their latency figures (the cost model's durations). */
 async function sequential(total: number, op: (i: number) => Promise<void>) {
   return stats((await runLoad({ total, concurrency: 1, maxMs: 30_000, op })).samples);
-}
-
-/** A Lambda context as the runtime gives it (the function's 6 s timeout). */
-export function fakeContext(timeoutMs = 6000): Context {
-  const deadline = Date.now() + timeoutMs;
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName: "capture",
-    functionVersion: "$LATEST",
-    invokedFunctionArn: "arn:aws:lambda:us-east-1:000000000000:function:capture",
-    memoryLimitInMB: "512",
-    awsRequestId: "bench",
-    logGroupName: "/aws/lambda/capture",
-    logStreamName: "bench",
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
-  };
 }
 
 export const baselineBench: BenchModule = {

@@ -11,7 +11,7 @@ import {
 } from "node:fs";
 import { join, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
-import type { APIGatewayProxyEventV2, SQSBatchResponse, SQSEvent } from "aws-lambda";
+import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { build } from "esbuild";
 import { EXTERNAL_MODULES, shipOpenpgpLazyModules } from "../../infra/bundling.ts";
 import { callIntegrator, standInGoogleKeyring } from "../../infra/google/client.ts";
@@ -23,6 +23,7 @@ import { recordCaptureOutcome } from "../../shared/domain/capture-outcome-servic
 import { open, seal } from "../../shared/security/envelope.ts";
 import type { Keyring } from "../../shared/security/keyring.ts";
 import {
+  apiGatewayEvent,
   type BenchModule,
   benchAsynchronousCapture,
   benchCapture,
@@ -117,45 +118,8 @@ async function bundle(entry: string, outdir: string): Promise<BundleFigures> {
   };
 }
 
-/** An API Gateway HTTP API (payload 2.0) event for POST `path`, binary bodies base64-encoded as API Gateway does. */
 /** The role the bench's outcome events come from, and the only one the outcome function admits here. */
 const OUTCOME_CALLER = "arn:aws:iam::000000000000:role/bench-outcome-reporter";
-
-export function apiGatewayEvent(
-  wire: string,
-  contentType: string,
-  path = "/v1/capture",
-): APIGatewayProxyEventV2 {
-  const isText = contentType.startsWith("application/json");
-  const now = new Date();
-  return {
-    version: "2.0",
-    routeKey: `POST ${path}`,
-    rawPath: path,
-    rawQueryString: "",
-    headers: { "content-type": contentType, host: "api.example.com", "user-agent": "Google" },
-    requestContext: {
-      accountId: "000000000000",
-      apiId: "bench",
-      domainName: "api.example.com",
-      domainPrefix: "api",
-      http: {
-        method: "POST",
-        path,
-        protocol: "HTTP/1.1",
-        sourceIp: "127.0.0.1",
-        userAgent: "Google",
-      },
-      requestId: randomUUID(),
-      routeKey: `POST ${path}`,
-      stage: "$default",
-      time: now.toISOString(),
-      timeEpoch: now.getTime(),
-    },
-    body: isText ? wire : Buffer.from(wire, "utf8").toString("base64"),
-    isBase64Encoded: !isText,
-  };
-}
 
 /** Sealed (or plain) API Gateway events of Google requests to `path`: `bodies` as Google builds them. */
 async function googleEvents(bodies: Record<string, unknown>[], keyring: Keyring | undefined, path: string) {

@@ -1,6 +1,8 @@
+import { randomUUID } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Logger } from "@aws-lambda-powertools/logger";
+import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
 import { asynchronousCaptureBody, captureBody, newRequestId, refundBody } from "../../infra/google/client.ts";
 import { DEMO_LEDGER } from "../../infra/local/stack.ts";
 import type { OutcomeDeps } from "../../shared/domain/capture-outcome-service.ts";
@@ -89,6 +91,62 @@ export const benchRefund = (captureRequestId: string, refundAmount: string) =>
     currency: "INR",
     requestId: newRequestId("bench-refund"),
   });
+
+/** An API Gateway HTTP API (payload 2.0) event for POST `path`, binary bodies base64-encoded as API Gateway does. */
+export function apiGatewayEvent(
+  wire: string,
+  contentType: string,
+  path = "/v1/capture",
+): APIGatewayProxyEventV2 {
+  const isText = contentType.startsWith("application/json");
+  const now = new Date();
+  return {
+    version: "2.0",
+    routeKey: `POST ${path}`,
+    rawPath: path,
+    rawQueryString: "",
+    headers: { "content-type": contentType, host: "api.example.com", "user-agent": "Google" },
+    requestContext: {
+      accountId: "000000000000",
+      apiId: "bench",
+      domainName: "api.example.com",
+      domainPrefix: "api",
+      http: {
+        method: "POST",
+        path,
+        protocol: "HTTP/1.1",
+        sourceIp: "127.0.0.1",
+        userAgent: "Google",
+      },
+      requestId: randomUUID(),
+      routeKey: `POST ${path}`,
+      stage: "$default",
+      time: now.toISOString(),
+      timeEpoch: now.getTime(),
+    },
+    body: isText ? wire : Buffer.from(wire, "utf8").toString("base64"),
+    isBase64Encoded: !isText,
+  };
+}
+
+/** A Lambda context as the runtime gives it (the function's 6 s timeout). */
+export function fakeContext(timeoutMs = 6000): Context {
+  const deadline = Date.now() + timeoutMs;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: "capture",
+    functionVersion: "$LATEST",
+    invokedFunctionArn: "arn:aws:lambda:us-east-1:000000000000:function:capture",
+    memoryLimitInMB: "512",
+    awsRequestId: "bench",
+    logGroupName: "/aws/lambda/capture",
+    logStreamName: "bench",
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  };
+}
 
 /** Outcome deps whose queue accepts every message and sends none: SQS is not what these figures are about. */
 export const unsentOutcomeDeps = (deps: OutcomeDeps): OutcomeDeps => ({

@@ -3,10 +3,18 @@ import { createCaptureHandler } from "../../functions/capture/handler.ts";
 import { standInGoogleKeyring } from "../../infra/google/client.ts";
 import { startLocalStack } from "../../infra/local/stack.ts";
 import { open, seal } from "../../shared/security/envelope.ts";
-import { fakeContext } from "./baseline-powertools.ts";
-import { apiGatewayEvent } from "./bundles.bench.ts";
 import { dynamoDbFloor } from "./capture.bench.ts";
-import { type BenchModule, benchCapture, interleaved, ms, ratio, silentLogger, stats } from "./common.ts";
+import {
+  apiGatewayEvent,
+  type BenchModule,
+  benchCapture,
+  fakeContext,
+  interleaved,
+  ms,
+  ratio,
+  silentLogger,
+  stats,
+} from "./common.ts";
 import { countingClient } from "./dynamodb-meter.ts";
 import { rsaFloor } from "./envelope.bench.ts";
 
