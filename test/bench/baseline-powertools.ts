@@ -35,7 +35,7 @@ import {
   runLoad,
   silentLogger,
   stats,
-  unsentOutcomeDeps,
+  withUnsentQueue,
 } from "./common.ts";
 import { capacityClient, countingClient, type MeteredCall } from "./dynamodb-meter.ts";
 
@@ -180,7 +180,7 @@ async function createIdempotencyTable(admin: DynamoDBClient, TableName: string):
  * outcome, alternately APPROVED (debit) and FAILED (no money). The queue accepts every message unsent.
  */
 async function timedAsynchronous(deps: ServiceDeps, n: number) {
-  const outcomeDeps = unsentOutcomeDeps(deps.outcome);
+  const outcomeDeps = withUnsentQueue(deps.outcome);
   const ids: string[] = [];
   const oursAcknowledge = await sequential(n * 2, async () => {
     const body = benchAsynchronousCapture("customer@demobank");

@@ -33,7 +33,7 @@ import {
   PIAID,
   silentLogger,
   stats,
-  unsentOutcomeDeps,
+  withUnsentQueue,
 } from "./common.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -359,7 +359,7 @@ export const bundlesBench: BenchModule = {
       notifier: {
         // Outcomes recorded but not sent: what the queue holds; each event is one SQS message of one.
         events: async () => {
-          const unsent = unsentOutcomeDeps(stack.deps.outcome);
+          const unsent = withUnsentQueue(stack.deps.outcome);
           const ids = await pendingCaptures(2);
           for (const id of ids) await recordCaptureOutcome(unsent, benchOutcome(id));
           return ids.map((id) => sqsEvent({ paymentIntegratorAccountId: PIAID, captureRequestId: id }));

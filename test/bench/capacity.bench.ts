@@ -13,7 +13,7 @@ import {
   benchRefund,
   num,
   silentLogger,
-  unsentOutcomeDeps,
+  withUnsentQueue,
 } from "./common.ts";
 import { capacityClient, type MeteredCall } from "./dynamodb-meter.ts";
 
@@ -101,7 +101,7 @@ export const capacityBench: BenchModule = {
 
       // The asynchronous flow: acknowledge (PENDING), then an outcome that debits or one that moves no
       // money. The queue is a stand-in that accepts every message (SQS is not DynamoDB's bill).
-      const outcomeDeps = unsentOutcomeDeps(deps.outcome);
+      const outcomeDeps = withUnsentQueue(deps.outcome);
       const asyncCalls: Record<AsyncCase, MeteredCall[][]> = {
         acknowledge: [],
         approved: [],
@@ -137,10 +137,7 @@ export const capacityBench: BenchModule = {
           throw new Error(`capture for the refund answered ${response.result}`);
         const captureRequestId = (captured.requestHeader as { requestId: string }).requestId;
         await metering("refund", async () => {
-          const out = await refund(
-            { ...deps.refund, queue: { enqueue: async () => {} } },
-            benchRefund(captureRequestId, "500000"),
-          );
+          const out = await refund(withUnsentQueue(deps.refund), benchRefund(captureRequestId, "500000"));
           if (out.response.result !== "SUCCESS") throw new Error(`refund answered ${out.response.result}`);
         });
       }

@@ -5,7 +5,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
 import { asynchronousCaptureBody, captureBody, newRequestId, refundBody } from "../../infra/google/client.ts";
 import { DEMO_LEDGER } from "../../infra/local/stack.ts";
-import type { OutcomeDeps } from "../../shared/domain/capture-outcome-service.ts";
+import type { NotificationQueue } from "../../shared/domain/capture-record.ts";
 
 /** One markdown table of a module's report. */
 export interface Table {
@@ -148,8 +148,8 @@ export function fakeContext(timeoutMs = 6000): Context {
   };
 }
 
-/** Outcome deps whose queue accepts every message and sends none: SQS is not what these figures are about. */
-export const unsentOutcomeDeps = (deps: OutcomeDeps): OutcomeDeps => ({
+/** Deps (an outcome's, a refund's) whose queue accepts every message and sends none: SQS is not what these figures are about. */
+export const withUnsentQueue = <D extends { queue: NotificationQueue }>(deps: D): D => ({
   ...deps,
   queue: { enqueue: async () => {} },
 });
