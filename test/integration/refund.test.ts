@@ -1,15 +1,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { GetItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import { GetItemCommand } from "@aws-sdk/client-dynamodb";
 import type { LocalStack } from "../../infra/local/stack.ts";
-import { key, ledgerKeys, S } from "../../shared/adapters/dynamodb/items.ts";
-import { loadLedger } from "../../shared/adapters/dynamodb/ledger-loader.ts";
+import { S } from "../../shared/adapters/dynamodb/items.ts";
 import { setInstrumentStatus } from "../../shared/adapters/dynamodb/ledger-store.ts";
 import { itemToRefund } from "../../shared/adapters/dynamodb/refund-store.ts";
 import { idempotencyKey } from "../../shared/domain/idempotency.ts";
 import { refund as refundDomain } from "../../shared/domain/refund-service.ts";
 import { sweep } from "../../shared/domain/sweeper.ts";
-import { parseLedgerFixture } from "../../shared/ledger-fixture.ts";
 import {
   asynchronousCapture,
   asynchronousCaptureRequest,
@@ -23,7 +21,8 @@ import {
   until,
   withoutHeader,
 } from "../support/google.ts";
-import { balance } from "../support/ledger.ts";
+import { balance, setAccountStatus } from "../support/ledger.ts";
+import { customer } from "../support/settlement.ts";
 import { startTestStack } from "../support/stack.ts";
 
 const stack: LocalStack = await startTestStack(import.meta.filename, { sweepIntervalMs: 0 });
@@ -32,21 +31,7 @@ const INR = 1_000_000n;
 
 /** A fresh account and token of its own per test, so balances are exact whatever runs beside it. */
 let accounts = 0;
-async function customer(status = "ACTIVE") {
-  accounts += 1;
-  const accountId = `acct-refund-${accounts}`;
-  const token = `gpt-refund-${accounts}`;
-  await loadLedger(
-    stack.dynamodb,
-    ledgerTable,
-    parseLedgerFixture({
-      accounts: [{ accountId, status, currencies: { INR: { balance: String(1000n * INR) } } }],
-      tokens: [{ googlePaymentToken: token, accountId, status: "ACTIVE" }],
-      vpas: [{ vpa: `${token}@demobank`, accountId }],
-    }),
-  );
-  return { accountId, token };
-}
+const freshCustomer = () => customer(stack, `refund-${++accounts}`, 1000n * INR);
 
 async function captured(token: string, amount: bigint) {
   const id = requestId("captured");
@@ -80,20 +65,8 @@ async function refundRecord(refundRequestId: string) {
   return out.Item ? itemToRefund(out.Item) : undefined;
 }
 
-async function setAccountStatus(accountId: string, status: string) {
-  await stack.dynamodb.send(
-    new UpdateItemCommand({
-      TableName: ledgerTable,
-      Key: key(ledgerKeys.account(accountId)),
-      UpdateExpression: "SET #status = :status",
-      ExpressionAttributeNames: { "#status": "status" },
-      ExpressionAttributeValues: { ":status": S(status) },
-    }),
-  );
-}
-
 test("a full refund credits the account the capture debited, and is recorded with our refund id", async () => {
-  const { accountId, token } = await customer();
+  const { accountId, token } = await freshCustomer();
   const before = await balance(stack, accountId);
   const captureId = await captured(token, 50n * INR);
   const id = requestId("full");
@@ -117,7 +90,7 @@ test("a full refund credits the account the capture debited, and is recorded wit
 });
 
 test("partial refunds add up to the capture; one beyond what remains is PRECONDITION_VIOLATION and moves nothing", async () => {
-  const { accountId, token } = await customer();
+  const { accountId, token } = await freshCustomer();
   const captureId = await captured(token, 10n * INR);
   const afterCapture = await balance(stack, accountId);
   for (const part of [3n, 5n]) {
@@ -135,7 +108,7 @@ test("partial refunds add up to the capture; one beyond what remains is PRECONDI
 });
 
 test("a retry gets the same answer and credits once; the same requestId for another refund is 412", async () => {
-  const { accountId, token } = await customer();
+  const { accountId, token } = await freshCustomer();
   const captureId = await captured(token, 10n * INR);
   const id = requestId("retry");
   const first = await refund(stack.url, refundRequest(captureId, String(4n * INR), {}, id));
@@ -151,7 +124,7 @@ test("a retry gets the same answer and credits once; the same requestId for anot
 });
 
 test("what cannot be refunded: unknown capture 404, no money moved 400, another currency 400; nothing is stored", async () => {
-  const { accountId, token } = await customer();
+  const { accountId, token, vpa } = await freshCustomer();
   const unknown = await refund(stack.url, refundRequest("never-captured", String(INR)));
   assert.equal(unknown.status, 404);
   assert.equal(unknown.body.errorResponseCode, "INVALID_IDENTIFIER");
@@ -170,7 +143,7 @@ test("what cannot be refunded: unknown capture 404, no money moved 400, another 
   const pendingId = requestId("pending");
   const ack = await asynchronousCapture(
     stack.url,
-    asynchronousCaptureRequest({ amount: String(INR), upiDetails: { vpa: `${token}@demobank` } }, pendingId),
+    asynchronousCaptureRequest({ amount: String(INR), upiDetails: { vpa } }, pendingId),
   );
   assert.equal(ack.body.result, "ACKNOWLEDGED");
   const onPending = await refund(stack.url, refundRequest(pendingId, String(INR)));
@@ -198,11 +171,11 @@ test("what cannot be refunded: unknown capture 404, no money moved 400, another 
 });
 
 test("an asynchronous capture approved later is refundable", async () => {
-  const { accountId, token } = await customer();
+  const { accountId, vpa } = await freshCustomer();
   const id = requestId("async-refund");
   const ack = await asynchronousCapture(
     stack.url,
-    asynchronousCaptureRequest({ amount: String(7n * INR), upiDetails: { vpa: `${token}@demobank` } }, id),
+    asynchronousCaptureRequest({ amount: String(7n * INR), upiDetails: { vpa } }, id),
   );
   assert.equal(ack.body.result, "ACKNOWLEDGED");
   const outcome = await reportOutcome(stack, { captureRequestId: id, outcome: "APPROVED" });
@@ -220,9 +193,9 @@ test("the account can no longer receive money: the refund is declined with its c
     ["CLOSED_FRAUD", "ACCOUNT_CLOSED_FRAUD"],
     ["CLOSED_ACCOUNT_TAKEN_OVER", "ACCOUNT_CLOSED_ACCOUNT_TAKEN_OVER"],
   ] as const) {
-    const { accountId, token } = await customer();
+    const { accountId, token } = await freshCustomer();
     const captureId = await captured(token, 5n * INR);
-    await setAccountStatus(accountId, status);
+    await setAccountStatus(stack, accountId, status);
     const before = await balance(stack, accountId);
     const id = requestId("refused");
     const reply = await refund(stack.url, refundRequest(captureId, String(5n * INR), {}, id));
@@ -241,7 +214,7 @@ test("the account can no longer receive money: the refund is declined with its c
 });
 
 test("a refund works whatever happened to the token since the capture", async () => {
-  const { accountId, token } = await customer();
+  const { accountId, token } = await freshCustomer();
   const captureId = await captured(token, 5n * INR);
   await setInstrumentStatus(
     stack.dynamodb,
@@ -256,7 +229,7 @@ test("a refund works whatever happened to the token since the capture", async ()
 });
 
 test("50 concurrent refunds of a tenth each: exactly 10 succeed, the account gets back exactly the capture", async () => {
-  const { accountId, token } = await customer();
+  const { accountId, token } = await freshCustomer();
   const captureId = await captured(token, 100n * INR);
   const afterCapture = await balance(stack, accountId);
   const replies = await Promise.all(
@@ -274,11 +247,11 @@ test("50 concurrent refunds of a tenth each: exactly 10 succeed, the account get
 
 test("every committed refund owes one refundResultNotification, sent with our requestId fixed at commit", async () => {
   const google = stack.google!;
-  const { accountId, token } = await customer();
+  const { accountId, token } = await freshCustomer();
   const captureId = await captured(token, 6n * INR);
   const okId = requestId("notified-ok");
   const ok = await refund(stack.url, refundRequest(captureId, String(2n * INR), {}, okId));
-  await setAccountStatus(accountId, "ON_HOLD");
+  await setAccountStatus(stack, accountId, "ON_HOLD");
   const heldId = requestId("notified-held");
   const held = await refund(stack.url, refundRequest(captureId, String(2n * INR), {}, heldId));
   assert.equal(held.body.result, "ACCOUNT_ON_HOLD");
@@ -301,7 +274,7 @@ test("every committed refund owes one refundResultNotification, sent with our re
 });
 
 test("a refund whose writer died before enqueuing its notification is delivered by the sweeper", async () => {
-  const { token } = await customer();
+  const { token } = await freshCustomer();
   const captureId = await captured(token, 3n * INR);
   const id = requestId("swept-refund");
   // The queue refuses, as if the process died between the commit and the enqueue.
@@ -369,15 +342,7 @@ test("REFUND_NOTIFICATIONS=off: a refund owes no notification; one read and one 
   const closing = requestId("quiet-closing");
   const paid = captureRequest({ amount: String(INR), googlePaymentToken: "gpt-demo-refund" }, closing);
   assert.equal((await capture(quiet.url, paid)).body.result, "SUCCESS");
-  await quiet.dynamodb.send(
-    new UpdateItemCommand({
-      TableName: quiet.config.tables.ledger,
-      Key: key(ledgerKeys.account("acct-demo-refund")),
-      UpdateExpression: "SET #status = :closed",
-      ExpressionAttributeNames: { "#status": "status" },
-      ExpressionAttributeValues: { ":closed": S("CLOSED") },
-    }),
-  );
+  await setAccountStatus(quiet, "acct-demo-refund", "CLOSED");
   quiet.dynamodbCommands.length = 0;
   const declined = await refund(quiet.url, refundRequest(closing, String(INR)));
   assert.equal(declined.body.result, "ACCOUNT_CLOSED");
