@@ -16,7 +16,7 @@ import { callIntegrator } from "../../infra/google/client.ts";
 import { freePort } from "../../infra/local/emulators.ts";
 import { ensureLocalKeys, KEY_FILES, LocalKeysError } from "../../infra/local/keys.ts";
 import { generateKeyPair, loadKeyring } from "../../shared/security/keyring.ts";
-import { asynchronousCaptureRequest, PIAID, requestId, until } from "../support/google.ts";
+import { asynchronousCaptureRequest, PIAID, reportOutcome, requestId, until } from "../support/google.ts";
 import { startTestStack } from "../support/stack.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -194,15 +194,7 @@ describe("npm start with the README's two files: our private key and Google's re
         { keyring },
       );
       assert.equal(ack.body.result, "ACKNOWLEDGED");
-      const outcome = await fetch(`${described.url}/internal/v1/captureOutcome`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${described.outcomeToken}` },
-        body: JSON.stringify({
-          paymentIntegratorAccountId: PIAID,
-          captureRequestId: id,
-          outcome: "APPROVED",
-        }),
-      });
+      const outcome = await reportOutcome(described, { captureRequestId: id, outcome: "APPROVED" });
       assert.equal(outcome.status, 200);
       // The notifier's first try fails (connection refused) and is recorded; the process lives on.
       const show = () =>

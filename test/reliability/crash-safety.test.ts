@@ -18,6 +18,7 @@ import {
   googleKeyring,
   PIAID,
   refundRequest,
+  reportOutcome,
   requestId,
   testKeysDir,
   until,
@@ -126,14 +127,8 @@ async function untilAnswered<T extends { status: number }>(call: (url: string) =
   }
 }
 
-const outcomeCall = (captureRequestId: string, body: Record<string, unknown>) => async (url: string) => {
-  const res = await fetch(`${url}/internal/v1/captureOutcome`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${outcomeToken}` },
-    body: JSON.stringify({ paymentIntegratorAccountId: PIAID, captureRequestId, ...body }),
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-};
+const outcomeCall = (captureRequestId: string, body: Record<string, unknown>) => (url: string) =>
+  reportOutcome({ url, outcomeToken }, { captureRequestId, ...body });
 
 /** Refunds one capture in parts, one after the other, each retried until answered; returns what each part got. */
 async function refundInParts(captureRequestId: string, parts: bigint[]) {
