@@ -5,9 +5,13 @@ import type { LocalStack } from "../../infra/local/stack.ts";
 import { ErrorResponseCode } from "../../shared/protocol/errors.ts";
 import { open } from "../../shared/security/envelope.ts";
 import type { Keyring } from "../../shared/security/keyring.ts";
+import { postRaw, type RawReply } from "../support/google.ts";
 import { balances } from "../support/ledger.ts";
 import { leaks } from "../support/secrets.ts";
 import { DEMO } from "./arbitraries.ts";
+
+/** The fuzz suites post raw bodies through here too. */
+export { postRaw, type RawReply };
 
 /** What the fuzz tests over HTTP (capture, asynchronousCapture, outcome, refund, echo) read from a running stack and check every answer against. */
 
@@ -56,28 +60,8 @@ export function assertErrorResponse(
   tally?.set(code as string, (tally.get(code as string) ?? 0) + 1);
 }
 
-/** POSTs a raw body (no envelope of ours): what any client on the network can send. */
-export async function postRaw(
-  url: string,
-  path: string,
-  body: string | Buffer,
-  headers: Record<string, string | undefined>,
-) {
-  const res = await fetch(new URL(path, url), {
-    method: "POST",
-    headers: Object.fromEntries(Object.entries(headers).filter(([, v]) => v !== undefined)) as Record<
-      string,
-      string
-    >,
-    body,
-  });
-  return { status: res.status, contentType: res.headers.get("content-type") ?? "", text: await res.text() };
-}
-
 /** A request or answer, shortened for an assertion message. */
 export const brief = (text: string, max = 400) => (text.length > max ? `${text.slice(0, max)}…` : text);
-
-export type RawReply = Awaited<ReturnType<typeof postRaw>>;
 
 /**
  * The checks every answer of one route gets over HTTP, and their tally. A request sealed as Google is

@@ -9,7 +9,7 @@ import * as openpgp from "openpgp";
 import { KEY_FILES } from "../../infra/local/keys.ts";
 import { GOOGLE_MAX_BODY_BYTES } from "../../shared/http/limits.ts";
 import { ENVELOPE_LIMITS } from "../../shared/security/envelope.ts";
-import { capture, captureRequest, googleKeyring, testKeysDir } from "../support/google.ts";
+import { capture, captureRequest, googleKeyring, postRaw, testKeysDir } from "../support/google.ts";
 import { balance } from "../support/ledger.ts";
 import { startTestStack } from "../support/stack.ts";
 
@@ -80,14 +80,8 @@ async function sessionKeyFlood(n: number): Promise<string> {
   return Buffer.from(new openpgp.Message(flood).write() as Uint8Array).toString("base64url");
 }
 
-async function postWire(wire: string) {
-  const res = await fetch(`${stack.url}/v1/capture`, {
-    method: "POST",
-    headers: { "content-type": "application/octet-stream; charset=utf-8" },
-    body: wire,
-  });
-  return { status: res.status, contentType: res.headers.get("content-type") ?? "", text: await res.text() };
-}
+const postWire = (wire: string) =>
+  postRaw(stack.url, "/v1/capture", wire, { "content-type": "application/octet-stream; charset=utf-8" });
 
 const attacks: [string, () => Promise<string>, number, string | undefined][] = [
   [

@@ -7,7 +7,7 @@ import { KEY_FILES } from "../../infra/local/keys.ts";
 import type { LocalStack } from "../../infra/local/stack.ts";
 import { open, seal } from "../../shared/security/envelope.ts";
 import { generateKeyPair, loadKeyring } from "../../shared/security/keyring.ts";
-import { captureRequest, googleKeyring, PIAID, testKeysDir } from "../support/google.ts";
+import { captureRequest, googleKeyring, PIAID, postRaw, testKeysDir } from "../support/google.ts";
 import { balance, captureRecords } from "../support/ledger.ts";
 import { startTestStack } from "../support/stack.ts";
 
@@ -24,14 +24,8 @@ const googleToStranger = await loadKeyring(
   labels,
 );
 
-async function postWire(wire: string) {
-  const res = await fetch(`${stack.url}/v1/capture`, {
-    method: "POST",
-    headers: { "content-type": "application/octet-stream; charset=utf-8" },
-    body: wire,
-  });
-  return { status: res.status, contentType: res.headers.get("content-type") ?? "", text: await res.text() };
-}
+const postWire = (wire: string) =>
+  postRaw(stack.url, "/v1/capture", wire, { "content-type": "application/octet-stream; charset=utf-8" });
 
 const body = () => JSON.stringify(captureRequest({ amount: "1000000" }));
 const flip = (wire: string, at: number) => {

@@ -7,7 +7,7 @@ import { after, test } from "node:test";
 import { promisify } from "node:util";
 import * as openpgp from "openpgp";
 import { KEY_FILES } from "../../infra/local/keys.ts";
-import { captureRequest, testKeysDir } from "../support/google.ts";
+import { captureRequest, postRaw, testKeysDir } from "../support/google.ts";
 import { balance } from "../support/ledger.ts";
 import { startTestStack } from "../support/stack.ts";
 
@@ -91,12 +91,11 @@ async function gpgRequest(url: string, body: Record<string, unknown>, cipher = "
     join(work, "request.gpg"),
     join(work, "request.json"),
   );
-  const res = await fetch(`${url}/v1/capture`, {
-    method: "POST",
-    headers: { "content-type": "application/octet-stream; charset=utf-8" },
-    body: readFileSync(join(work, "request.gpg")).toString("base64url"),
+  const wire = readFileSync(join(work, "request.gpg")).toString("base64url");
+  const reply = await postRaw(url, "/v1/capture", wire, {
+    "content-type": "application/octet-stream; charset=utf-8",
   });
-  return { status: res.status, contentType: res.headers.get("content-type"), text: await res.text(), work };
+  return { ...reply, work };
 }
 
 /** GnuPG decrypts and verifies our answer; its status lines say which hash, cipher and signer it saw. */

@@ -10,7 +10,7 @@ import { captureBody } from "../../infra/google/client.ts";
 import { KEY_FILES } from "../../infra/local/keys.ts";
 import { seal } from "../../shared/security/envelope.ts";
 import { generateKeyPair, loadKeyring } from "../../shared/security/keyring.ts";
-import { PIAID, requestId, until } from "../support/google.ts";
+import { PIAID, postRaw, requestId, until } from "../support/google.ts";
 import { balance } from "../support/ledger.ts";
 import { startTestStack } from "../support/stack.ts";
 
@@ -87,12 +87,9 @@ async function send(url: string, body: unknown, googleKey: string, ourKeys: stri
     { own: "google", peer: "us" },
     at,
   );
-  const res = await fetch(`${url}/v1/capture`, {
-    method: "POST",
-    headers: { "content-type": "application/octet-stream; charset=utf-8" },
-    body: await seal(JSON.stringify(body), google, at),
+  return postRaw(url, "/v1/capture", await seal(JSON.stringify(body), google, at), {
+    "content-type": "application/octet-stream; charset=utf-8",
   });
-  return { status: res.status, contentType: res.headers.get("content-type") ?? "", text: await res.text() };
 }
 
 /** GnuPG opens our answer: the JSON, who signed it (fingerprints) and to whom it was encrypted (key IDs). */

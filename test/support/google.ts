@@ -100,6 +100,26 @@ export function asynchronousCaptureRequest(
 
 export const asynchronousCapture = (url: string, body: unknown) => post(url, "/v1/asynchronousCapture", body);
 
+/** POSTs a raw body (no envelope of ours, headers as given): what any client on the network can send. */
+export async function postRaw(
+  url: string,
+  path: string,
+  body: string | Buffer,
+  headers: Record<string, string | undefined>,
+) {
+  const res = await fetch(new URL(path, url), {
+    method: "POST",
+    headers: Object.fromEntries(Object.entries(headers).filter(([, v]) => v !== undefined)) as Record<
+      string,
+      string
+    >,
+    body,
+  });
+  return { status: res.status, contentType: res.headers.get("content-type") ?? "", text: await res.text() };
+}
+
+export type RawReply = Awaited<ReturnType<typeof postRaw>>;
+
 /** Reports what the customer did, as the integrator's own systems do (internal route, token, loopback). */
 export async function reportOutcome(
   stack: { url: string; outcomeToken: string },
