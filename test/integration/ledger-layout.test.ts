@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
   type AttributeValue,
-  GetItemCommand,
   PutItemCommand,
   type TransactWriteItem,
   UpdateItemCommand,
+  type UpdateItemCommandInput,
 } from "@aws-sdk/client-dynamodb";
 import type { LocalStack } from "../../infra/local/stack.ts";
 import {
@@ -22,7 +22,7 @@ import { periodsAt } from "../../shared/domain/periods.ts";
 import { parseLedgerFixture } from "../../shared/ledger-fixture.ts";
 import { itemSize } from "../bench/dynamodb-meter.ts";
 import { capture, captureRequest } from "../support/google.ts";
-import { balance } from "../support/ledger.ts";
+import { accountItem, balance } from "../support/ledger.ts";
 import { startTestStack } from "../support/stack.ts";
 
 /**
@@ -50,29 +50,40 @@ function recordInputs() {
   return { seen, stop: () => service.middlewareStack.remove(name) };
 }
 
-/** An item's size by DynamoDB's published rules (attribute names + values), as the bench computes it. */
-const itemBytes = itemSize;
-
-async function accountItem(accountId: string) {
-  const out = await stack.dynamodb.send(
-    new GetItemCommand({
-      TableName: ledgerTable,
-      Key: key(ledgerKeys.account(accountId)),
-      ConsistentRead: true,
+/** An account of its own, `acct-${name}`, with one ACTIVE token, `gpt-${name}`; `inr` adds to its INR settings. */
+async function customer(name: string, inr: Record<string, unknown> = {}) {
+  const accountId = `acct-${name}`;
+  await loadLedger(
+    stack.dynamodb,
+    ledgerTable,
+    parseLedgerFixture({
+      accounts: [
+        { accountId, status: "ACTIVE", currencies: { INR: { balance: String(1_000_000n * INR), ...inr } } },
+      ],
+      tokens: [{ googlePaymentToken: `gpt-${name}`, accountId, status: "ACTIVE" }],
     }),
   );
-  return out.Item!;
 }
 
-async function load(fixture: unknown) {
-  await loadLedger(stack.dynamodb, ledgerTable, parseLedgerFixture(fixture));
+/** Changes an account's item straight in the table, as an earlier layout (or a test's race) left it. */
+async function updateAccount(
+  accountId: string,
+  update: Pick<
+    UpdateItemCommandInput,
+    "UpdateExpression" | "ExpressionAttributeNames" | "ExpressionAttributeValues"
+  >,
+) {
+  await stack.dynamodb.send(
+    new UpdateItemCommand({ TableName: ledgerTable, Key: key(ledgerKeys.account(accountId)), ...update }),
+  );
 }
 
-const account = (accountId: string, inr: Record<string, unknown>) => ({
-  accountId,
-  status: "ACTIVE",
-  currencies: { INR: { balance: String(1_000_000n * INR), ...inr } },
-});
+/** Removes the copy of an instrument's status from its account, as the earlier layout had it. */
+const removeCopy = (accountId: string, copyName: string) =>
+  updateAccount(accountId, {
+    UpdateExpression: "REMOVE #copy",
+    ExpressionAttributeNames: { "#copy": copyName },
+  });
 
 test("a fresh capture reads 2 keys (record + account) and writes 2 items (record + account); a decline is one Put", async () => {
   // Warm the token → account binding first, as a running process has it.
@@ -101,9 +112,9 @@ test("a fresh capture reads 2 keys (record + account) and writes 2 items (record
     ["Put", "Update"],
     "the record and the account: 2 items × 2 WRU = 4 WRU, no spend items, no ConditionCheck",
   );
-  assert.ok(itemBytes(items[0]!.Put!.Item!) < 1024, "the record stays under 1 KB (2 WRU transactional)");
+  assert.ok(itemSize(items[0]!.Put!.Item!) < 1024, "the record stays under 1 KB (2 WRU transactional)");
   assert.ok(
-    itemBytes(await accountItem("acct-demo-main")) < 1024,
+    itemSize(await accountItem(stack, "acct-demo-main")) < 1024,
     "the account, with the copies of its 6 instruments' status, stays under 1 KB (2 WRU)",
   );
 
@@ -119,16 +130,8 @@ test("a fresh capture reads 2 keys (record + account) and writes 2 items (record
 });
 
 test("limits hold under concurrency with the counters on the account: 30 racing captures, a limit of 10", async () => {
-  await load({
-    accounts: [
-      account("acct-race-day", { dailyMax: String(10n * INR) }),
-      account("acct-race-count", { monthlyCountMax: 10 }),
-    ],
-    tokens: [
-      { googlePaymentToken: "gpt-race-day", accountId: "acct-race-day", status: "ACTIVE" },
-      { googlePaymentToken: "gpt-race-count", accountId: "acct-race-count", status: "ACTIVE" },
-    ],
-  });
+  await customer("race-day", { dailyMax: String(10n * INR) });
+  await customer("race-count", { monthlyCountMax: 10 });
   for (const [token, accountId, decline] of [
     ["gpt-race-day", "acct-race-day", "CHARGE_EXCEEDS_DAILY_LIMIT"],
     ["gpt-race-count", "acct-race-count", "CHARGE_EXCEEDS_MONTHLY_LIMIT"],
@@ -143,7 +146,7 @@ test("limits hold under concurrency with the counters on the account: 30 racing 
     assert.equal(results.filter((r) => r === "SUCCESS").length, 10, `${token}: ${results.join(",")}`);
     assert.equal(results.filter((r) => r === decline).length, 20, `${token}: ${results.join(",")}`);
     assert.equal(before - (await balance(stack, accountId)), 10n * INR);
-    const spend = itemToAccount(await accountItem(accountId)).currencies.INR!.spend!;
+    const spend = itemToAccount(await accountItem(stack, accountId)).currencies.INR!.spend!;
     assert.equal(spend.dayAmount, 10n * INR);
     assert.equal(spend.monthAmount, 10n * INR);
     assert.equal(spend.monthCount, 10);
@@ -152,35 +155,28 @@ test("limits hold under concurrency with the counters on the account: 30 racing 
 
 test("a new day starts the day counter from the capture's amount; the month keeps counting", async () => {
   const periods = periodsAt(Date.now(), "UTC");
-  await load({
-    accounts: [account("acct-rollover", { dailyMax: String(5n * INR), monthlyMax: String(100n * INR) })],
-    tokens: [{ googlePaymentToken: "gpt-rollover", accountId: "acct-rollover", status: "ACTIVE" }],
-  });
+  await customer("rollover", { dailyMax: String(5n * INR), monthlyMax: String(100n * INR) });
   // Yesterday's counters at the daily limit, this month's at 40 INR over 4 captures.
-  await stack.dynamodb.send(
-    new UpdateItemCommand({
-      TableName: ledgerTable,
-      Key: key(ledgerKeys.account("acct-rollover")),
-      UpdateExpression: "SET currencies.INR.spend = :spend",
-      ExpressionAttributeValues: {
-        ":spend": {
-          M: {
-            day: S("2000-01-01"),
-            dayAmount: N(5n * INR),
-            month: S(periods.month),
-            monthAmount: N(40n * INR),
-            monthCount: N(4),
-          },
+  await updateAccount("acct-rollover", {
+    UpdateExpression: "SET currencies.INR.spend = :spend",
+    ExpressionAttributeValues: {
+      ":spend": {
+        M: {
+          day: S("2000-01-01"),
+          dayAmount: N(5n * INR),
+          month: S(periods.month),
+          monthAmount: N(40n * INR),
+          monthCount: N(4),
         },
       },
-    }),
-  );
+    },
+  });
   const body = captureRequest({
     amount: String(3n * INR),
     googlePaymentToken: "gpt-rollover",
   });
   assert.equal((await capture(stack.url, body)).body.result, "SUCCESS");
-  const spend = itemToAccount(await accountItem("acct-rollover")).currencies.INR!.spend!;
+  const spend = itemToAccount(await accountItem(stack, "acct-rollover")).currencies.INR!.spend!;
   assert.deepEqual(spend, {
     day: periods.day,
     dayAmount: 3n * INR,
@@ -196,10 +192,7 @@ test("a new day starts the day counter from the capture's amount; the month keep
 });
 
 test("a token invalidated between the read and the write: the capture is decided again and moves no money", async () => {
-  await load({
-    accounts: [account("acct-invalidate", {})],
-    tokens: [{ googlePaymentToken: "gpt-invalidate", accountId: "acct-invalidate", status: "ACTIVE" }],
-  });
+  await customer("invalidate");
   const before = await balance(stack, "acct-invalidate");
   const name = "invalidate-before-write";
   let injected = 0;
@@ -240,18 +233,9 @@ test("a token invalidated between the read and the write: the capture is decided
 
 test("an account of the earlier layout: its spend items count, and are folded into the account on first use", async () => {
   const periods = periodsAt(Date.now(), "UTC");
-  await load({
-    accounts: [account("acct-legacy", { dailyMax: String(11n * INR), monthlyCountMax: 3 })],
-    tokens: [{ googlePaymentToken: "gpt-legacy", accountId: "acct-legacy", status: "ACTIVE" }],
-  });
+  await customer("legacy", { dailyMax: String(11n * INR), monthlyCountMax: 3 });
   // As the earlier code left it: no counters on the account, day and month in items of their own.
-  await stack.dynamodb.send(
-    new UpdateItemCommand({
-      TableName: ledgerTable,
-      Key: key(ledgerKeys.account("acct-legacy")),
-      UpdateExpression: "REMOVE currencies.INR.spend",
-    }),
-  );
+  await updateAccount("acct-legacy", { UpdateExpression: "REMOVE currencies.INR.spend" });
   for (const [k, item] of [
     [ledgerKeys.legacyDaySpend("acct-legacy", "INR", periods.day), { amount: N(8n * INR) }],
     [ledgerKeys.legacyMonthSpend("acct-legacy", "INR", periods.month), { amount: N(8n * INR), count: N(2) }],
@@ -263,7 +247,7 @@ test("an account of the earlier layout: its spend items count, and are folded in
     googlePaymentToken: "gpt-legacy",
   });
   assert.equal((await capture(stack.url, tooMuch)).body.result, "CHARGE_EXCEEDS_DAILY_LIMIT", "8 + 4 > 11");
-  assert.deepEqual(itemToAccount(await accountItem("acct-legacy")).currencies.INR!.spend, {
+  assert.deepEqual(itemToAccount(await accountItem(stack, "acct-legacy")).currencies.INR!.spend, {
     day: periods.day,
     dayAmount: 8n * INR,
     month: periods.month,
@@ -281,21 +265,15 @@ test("an account of the earlier layout: its spend items count, and are folded in
 });
 
 test("an account of the earlier layout holds no copy of its token's status: it is copied on first use, then read from the account", async () => {
-  await load({
-    accounts: [account("acct-copy", {})],
-    tokens: [{ googlePaymentToken: "gpt-copy", accountId: "acct-copy", status: "ACTIVE" }],
-  });
+  await customer("copy");
   const copyName = instrumentCopyName(ledgerKeys.token("gpt-copy").pk);
-  assert.deepEqual((await accountItem("acct-copy"))[copyName], S("ACTIVE"), "the loader writes the copy");
-  // As the earlier code left it: the status on the token's item only.
-  await stack.dynamodb.send(
-    new UpdateItemCommand({
-      TableName: ledgerTable,
-      Key: key(ledgerKeys.account("acct-copy")),
-      UpdateExpression: "REMOVE #copy",
-      ExpressionAttributeNames: { "#copy": copyName },
-    }),
+  assert.deepEqual(
+    (await accountItem(stack, "acct-copy"))[copyName],
+    S("ACTIVE"),
+    "the loader writes the copy",
   );
+  // As the earlier code left it: the status on the token's item only.
+  await removeCopy("acct-copy", copyName);
   const before = await balance(stack, "acct-copy");
   const first = recordInputs();
   const reply = await capture(
@@ -315,7 +293,7 @@ test("an account of the earlier layout holds no copy of its token's status: it i
       "TransactWriteItemsCommand", // record + debit
     ],
   );
-  assert.deepEqual((await accountItem("acct-copy"))[copyName], S("ACTIVE"));
+  assert.deepEqual((await accountItem(stack, "acct-copy"))[copyName], S("ACTIVE"));
 
   // From now on the token's item is not read: its status comes from the account.
   const warm = recordInputs();
@@ -337,7 +315,7 @@ test("an account of the earlier layout holds no copy of its token's status: it i
     { kind: "TOKEN", googlePaymentToken: "gpt-copy", accountId: "acct-copy", status: "ACTIVE" },
     "INVALIDATED_BY_USER",
   );
-  assert.deepEqual((await accountItem("acct-copy"))[copyName], S("INVALIDATED_BY_USER"));
+  assert.deepEqual((await accountItem(stack, "acct-copy"))[copyName], S("INVALIDATED_BY_USER"));
   const refused = await capture(
     stack.url,
     captureRequest({ amount: String(INR), googlePaymentToken: "gpt-copy" }),
@@ -347,19 +325,9 @@ test("an account of the earlier layout holds no copy of its token's status: it i
 });
 
 test("a copy is never written over a newer status: the copy of the earlier layout is refused once the token moved", async () => {
-  await load({
-    accounts: [account("acct-copy-race", {})],
-    tokens: [{ googlePaymentToken: "gpt-copy-race", accountId: "acct-copy-race", status: "ACTIVE" }],
-  });
+  await customer("copy-race");
   const copyName = instrumentCopyName(ledgerKeys.token("gpt-copy-race").pk);
-  await stack.dynamodb.send(
-    new UpdateItemCommand({
-      TableName: ledgerTable,
-      Key: key(ledgerKeys.account("acct-copy-race")),
-      UpdateExpression: "REMOVE #copy",
-      ExpressionAttributeNames: { "#copy": copyName },
-    }),
-  );
+  await removeCopy("acct-copy-race", copyName);
   const token = {
     kind: "TOKEN",
     googlePaymentToken: "gpt-copy-race",
@@ -369,19 +337,12 @@ test("a copy is never written over a newer status: the copy of the earlier layou
   // The token is invalidated after a capture read it ACTIVE, before that capture copies ACTIVE onto the account.
   await setInstrumentStatus(stack.dynamodb, ledgerTable, token, "INVALIDATED_BY_USER");
   await copyInstrumentStatus(stack.dynamodb, ledgerTable, token);
-  assert.deepEqual((await accountItem("acct-copy-race"))[copyName], S("INVALIDATED_BY_USER"));
+  assert.deepEqual((await accountItem(stack, "acct-copy-race"))[copyName], S("INVALIDATED_BY_USER"));
   // And with no copy yet, a stale status is refused by the token's own item.
-  await stack.dynamodb.send(
-    new UpdateItemCommand({
-      TableName: ledgerTable,
-      Key: key(ledgerKeys.account("acct-copy-race")),
-      UpdateExpression: "REMOVE #copy",
-      ExpressionAttributeNames: { "#copy": copyName },
-    }),
-  );
+  await removeCopy("acct-copy-race", copyName);
   await copyInstrumentStatus(stack.dynamodb, ledgerTable, token);
   assert.equal(
-    (await accountItem("acct-copy-race"))[copyName],
+    (await accountItem(stack, "acct-copy-race"))[copyName],
     undefined,
     "ACTIVE is not the token's status",
   );
@@ -391,7 +352,7 @@ test("a copy is never written over a newer status: the copy of the earlier layou
   );
   assert.equal(reply.body.result, "GOOGLE_PAYMENT_TOKEN_INVALIDATED_BY_USER");
   assert.deepEqual(
-    (await accountItem("acct-copy-race"))[copyName],
+    (await accountItem(stack, "acct-copy-race"))[copyName],
     S("INVALIDATED_BY_USER"),
     "copied as it is",
   );

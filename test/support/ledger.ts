@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 import {
   type DynamoDBClient,
   GetItemCommand,
@@ -14,6 +15,12 @@ export async function balance(stack: LocalStack, accountId: string, currency = "
 }
 
 export async function balances(stack: LocalStack, accountId: string): Promise<Record<string, bigint>> {
+  const currencies = itemToAccount(await accountItem(stack, accountId)).currencies;
+  return Object.fromEntries(Object.entries(currencies).map(([code, c]) => [code, c.balance]));
+}
+
+/** An account's item in the ledger table as stored (strongly consistent read). */
+export async function accountItem(stack: Pick<LocalStack, "dynamodb" | "config">, accountId: string) {
   const out = await stack.dynamodb.send(
     new GetItemCommand({
       TableName: stack.config.tables.ledger,
@@ -21,8 +28,8 @@ export async function balances(stack: LocalStack, accountId: string): Promise<Re
       ConsistentRead: true,
     }),
   );
-  const currencies = itemToAccount(out.Item!).currencies;
-  return Object.fromEntries(Object.entries(currencies).map(([code, c]) => [code, c.balance]));
+  assert.ok(out.Item, `account ${accountId} is in the ledger`);
+  return out.Item;
 }
 
 /** Every capture record in the stack's captures table (tests are small enough to scan). */
