@@ -6,7 +6,7 @@ import { buildStatement, statementNotificationBody } from "../../infra/local/goo
 import type { LocalStack } from "../../infra/local/stack.ts";
 import { PIAID, post, requestId } from "../support/google.ts";
 import { startTestStack } from "../support/stack.ts";
-import { assertErrorResponse, brief, postRaw, SEALED } from "./stack-checks.ts";
+import { assertErrorResponse, BARE, brief, ENVELOPE_CODES, postRaw, SEALED } from "./stack-checks.ts";
 
 /**
  * remittanceStatementNotification under hostile input: sealed requests with members removed, replaced
@@ -109,8 +109,13 @@ test("bodies that are no envelope: bare envelope errors, nothing stored", async 
       fc.oneof(fc.string({ maxLength: 200 }), fc.base64String({ maxLength: 200 })),
       async (text) => {
         const reply = await postRaw(stack.url, ROUTE, text, { "content-type": SEALED });
-        assert.ok(reply.status < 500, `${reply.status}`);
-        assert.notEqual(reply.status, 200);
+        const what = `${reply.status} ${reply.contentType} ${brief(reply.text)} for ${brief(JSON.stringify(text))}`;
+        assert.ok(reply.status < 500, what);
+        assert.notEqual(reply.status, 200, what);
+        assert.equal(reply.contentType, BARE, `bare: ${what}`);
+        const body = JSON.parse(reply.text) as Record<string, unknown>;
+        assertErrorResponse(reply.status, body);
+        assert.ok(ENVELOPE_CODES.includes(body.errorResponseCode as string), `an envelope error: ${what}`);
       },
     ),
     { numRuns: 40 },
