@@ -1,14 +1,15 @@
 import assert from "node:assert/strict";
 import { ScanCommand, type ScanCommandOutput } from "@aws-sdk/client-dynamodb";
+import fc from "fast-check";
 import type { GoogleReply } from "../../infra/google/client.ts";
 import type { LocalStack } from "../../infra/local/stack.ts";
 import { ErrorResponseCode } from "../../shared/protocol/errors.ts";
-import { open } from "../../shared/security/envelope.ts";
+import { open, seal } from "../../shared/security/envelope.ts";
 import type { Keyring } from "../../shared/security/keyring.ts";
 import { postRaw, type RawReply } from "../support/google.ts";
 import { balances } from "../support/ledger.ts";
 import { leaks } from "../support/secrets.ts";
-import { DEMO } from "./arbitraries.ts";
+import { corruptionArb, corruptWire, DEMO, wireContentTypeArb } from "./arbitraries.ts";
 
 /** The fuzz suites post raw bodies through here too. */
 export { postRaw, type RawReply };
@@ -120,12 +121,34 @@ export function answerChecks(options: {
     assert.deepEqual(leaks([reply.text], secrets), []);
   }
 
+  /**
+   * Corrupted wire bodies (bit flips, truncation, trailing bytes, random bytes, garbage, empty) under
+   * any content type: each run's request, `plaintext` of a value of `arb`, is sealed as Google, then
+   * corrupted and posted raw to `route`; every answer gets `assertWireAnswer`.
+   */
+  async function assertCorruptedWires<T>(
+    url: string,
+    route: string,
+    arb: fc.Arbitrary<T>,
+    plaintext: (value: T) => string,
+    numRuns: number,
+  ) {
+    await fc.assert(
+      fc.asyncProperty(corruptionArb, wireContentTypeArb, arb, async (c, type, value) => {
+        const json = plaintext(value);
+        const wire = corruptWire(await seal(json, google), c);
+        await assertWireAnswer(json, await postRaw(url, route, wire, { "content-type": type }));
+      }),
+      { numRuns },
+    );
+  }
+
   /** What was answered, for a test's diagnostic line. */
   const summary = () =>
     `${tally.requests} requests, ${tally.ok} answered 200 ${JSON.stringify(Object.fromEntries(tally.results))}, ` +
     `errors ${JSON.stringify(Object.fromEntries(tally.errors))}`;
 
-  return { tally, assertVerifiedAnswer, assertWireAnswer, summary };
+  return { tally, assertVerifiedAnswer, assertWireAnswer, assertCorruptedWires, summary };
 }
 
 /** Records in one of the stack's tables (a consistent count scan). */
