@@ -6,7 +6,7 @@ import type { LocalStack } from "../../infra/local/stack.ts";
 import { ErrorResponseCode } from "../../shared/protocol/errors.ts";
 import { open, seal } from "../../shared/security/envelope.ts";
 import type { Keyring } from "../../shared/security/keyring.ts";
-import { postRaw, type RawReply } from "../support/google.ts";
+import { postRaw, type RawReply, withoutHeader } from "../support/google.ts";
 import { balances } from "../support/ledger.ts";
 import { leaks } from "../support/secrets.ts";
 import { corruptionArb, corruptWire, DEMO, wireContentTypeArb } from "./arbitraries.ts";
@@ -149,6 +149,23 @@ export function answerChecks(options: {
     `errors ${JSON.stringify(Object.fromEntries(tally.errors))}`;
 
   return { tally, assertVerifiedAnswer, assertWireAnswer, assertCorruptedWires, summary };
+}
+
+/**
+ * Google's retry of a request (the same body, a new requestTimestamp) gets the first answer: a 200's
+ * body again (the stored answer), or the same error (errors are never stored: the retry is evaluated
+ * afresh, to the same answer). Returns whether the first was a 200, i.e. whether its requestId is taken.
+ */
+export function assertRetryAnswer(first: GoogleReply, again: GoogleReply): boolean {
+  if (first.status !== 200) {
+    assert.deepEqual(
+      [again.status, again.body.errorResponseCode, again.body.errorDescription],
+      [first.status, first.body.errorResponseCode, first.body.errorDescription],
+    );
+    return false;
+  }
+  assert.deepEqual(withoutHeader(again.body), withoutHeader(first.body));
+  return true;
 }
 
 /** Records in one of the stack's tables (a consistent count scan). */
