@@ -16,13 +16,12 @@ import {
   N,
   S,
 } from "../../shared/adapters/dynamodb/items.ts";
-import { loadLedger } from "../../shared/adapters/dynamodb/ledger-loader.ts";
 import { copyInstrumentStatus, setInstrumentStatus } from "../../shared/adapters/dynamodb/ledger-store.ts";
 import { periodsAt } from "../../shared/domain/periods.ts";
-import { parseLedgerFixture } from "../../shared/ledger-fixture.ts";
 import { itemSize } from "../bench/dynamodb-meter.ts";
 import { capture, captureRequest } from "../support/google.ts";
 import { accountItem, balance } from "../support/ledger.ts";
+import { customer as supportCustomer } from "../support/settlement.ts";
 import { startTestStack } from "../support/stack.ts";
 
 /**
@@ -50,20 +49,9 @@ function recordInputs() {
   return { seen, stop: () => service.middlewareStack.remove(name) };
 }
 
-/** An account of its own, `acct-${name}`, with one ACTIVE token, `gpt-${name}`; `inr` adds to its INR settings. */
-async function customer(name: string, inr: Record<string, unknown> = {}) {
-  const accountId = `acct-${name}`;
-  await loadLedger(
-    stack.dynamodb,
-    ledgerTable,
-    parseLedgerFixture({
-      accounts: [
-        { accountId, status: "ACTIVE", currencies: { INR: { balance: String(1_000_000n * INR), ...inr } } },
-      ],
-      tokens: [{ googlePaymentToken: `gpt-${name}`, accountId, status: "ACTIVE" }],
-    }),
-  );
-}
+/** An account of its own, `acct-${name}`, with the token `gpt-${name}`; `inr` adds limits. */
+const customer = (name: string, inr: Record<string, unknown> = {}) =>
+  supportCustomer(stack, name, 1_000_000n * INR, inr);
 
 /** Changes an account's item straight in the table, as an earlier layout (or a test's race) left it. */
 async function updateAccount(

@@ -39,14 +39,20 @@ export interface Seen {
   refunds: SeenMovement[];
 }
 
-export async function customer(stack: LocalStack, name: string, balance = 1_000_000_000_000n) {
+/** An ACTIVE account of its own, `acct-${name}`, with one token and one VPA; `inr` adds INR settings (limits). */
+export async function customer(
+  stack: LocalStack,
+  name: string,
+  balance = 1_000_000_000_000n,
+  inr: Record<string, unknown> = {},
+) {
   const accountId = `acct-${name}`;
   const token = `gpt-${name}`;
   await loadLedger(
     stack.dynamodb,
     stack.config.tables.ledger,
     parseLedgerFixture({
-      accounts: [{ accountId, status: "ACTIVE", currencies: { INR: { balance: String(balance) } } }],
+      accounts: [{ accountId, status: "ACTIVE", currencies: { INR: { balance: String(balance), ...inr } } }],
       tokens: [{ googlePaymentToken: token, accountId, status: "ACTIVE" }],
       vpas: [{ vpa: `${name}@demobank`, accountId }],
     }),
