@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { GetItemCommand } from "@aws-sdk/client-dynamodb";
 import type { LocalStack } from "../../infra/local/stack.ts";
-import { S } from "../../shared/adapters/dynamodb/items.ts";
+import { itemToAccount, S } from "../../shared/adapters/dynamodb/items.ts";
 import { setInstrumentStatus } from "../../shared/adapters/dynamodb/ledger-store.ts";
 import { itemToRefund } from "../../shared/adapters/dynamodb/refund-store.ts";
 import { idempotencyKey } from "../../shared/domain/idempotency.ts";
@@ -21,7 +21,7 @@ import {
   until,
   withoutHeader,
 } from "../support/google.ts";
-import { balance, setAccountStatus } from "../support/ledger.ts";
+import { accountItem, balance, setAccountStatus } from "../support/ledger.ts";
 import { customer } from "../support/settlement.ts";
 import { startTestStack } from "../support/stack.ts";
 
@@ -226,6 +226,27 @@ test("a refund works whatever happened to the token since the capture", async ()
   const reply = await refund(stack.url, refundRequest(captureId, String(5n * INR)));
   assert.equal(reply.body.result, "SUCCESS");
   assert.equal(await balance(stack, accountId), before + 5n * INR);
+});
+
+test("a refund gives back no daily or monthly limit room: the limits count what was spent", async () => {
+  for (const [limits, decline] of [
+    [{ dailyMax: String(10n * INR) }, "CHARGE_EXCEEDS_DAILY_LIMIT"],
+    [{ monthlyCountMax: 1 }, "CHARGE_EXCEEDS_MONTHLY_LIMIT"],
+  ] as const) {
+    const { accountId, token } = await customer(stack, `refund-${++accounts}`, 1000n * INR, limits);
+    const captureId = await captured(token, 10n * INR);
+    const reply = await refund(stack.url, refundRequest(captureId, String(10n * INR)));
+    assert.equal(reply.body.result, "SUCCESS");
+    assert.equal(await balance(stack, accountId), 1000n * INR, "the capture given back whole");
+    const next = await capture(stack.url, captureRequest({ amount: String(INR), googlePaymentToken: token }));
+    assert.equal(next.body.result, decline, `${JSON.stringify(limits)}: the refunded capture still counts`);
+    const spend = itemToAccount(await accountItem(stack, accountId)).currencies.INR!.spend!;
+    assert.deepEqual(
+      [spend.dayAmount, spend.monthAmount, spend.monthCount],
+      [10n * INR, 10n * INR, 1],
+      "the counters are what was captured, the refund taken off none of them",
+    );
+  }
 });
 
 test("50 concurrent refunds of a tenth each: exactly 10 succeed, the account gets back exactly the capture", async () => {
