@@ -77,7 +77,10 @@ describe("OTPs", () => {
     assert.equal(await balance(stack, ACCOUNT), before);
   });
 
-  test("concurrent wrong tries are counted atomically: no more than the maximum get an answer that compared", async () => {
+  // Bounded: if fewer than `racers` writes ever arrive, the gate never opens; fail then, don't hang the suite.
+  test("concurrent wrong tries are counted atomically: no more than the maximum get an answer that compared", {
+    timeout: 60_000,
+  }, async () => {
     const id = await issued();
     const racers = 8;
     // Every try reads the OTP (0 attempts) before any of them writes: the tries race to count.
@@ -98,7 +101,7 @@ describe("OTPs", () => {
     const racing = { ...deps, store: new DynamoCaptureStore(client, stack.config.tables) };
     const answers = await Promise.all(
       Array.from({ length: racers }, (_, i) => tryOtp(id, String(200000 + i), racing)),
-    );
+    ).finally(() => client.destroy());
     const count = (rawCode: string) => answers.filter(([, c]) => c === rawCode).length;
     assert.equal(count("OTP_MISMATCH"), MAX_OTP_ATTEMPTS);
     assert.equal(count("OTP_ATTEMPTS_EXHAUSTED"), racers - MAX_OTP_ATTEMPTS);
