@@ -10,6 +10,7 @@ import { parseArgs } from "node:util";
 import type { IssueRequest, SeenByClient } from "../local/google-stand-in.ts";
 import { type DeskStatement, statementNotificationBody } from "../local/google-statements.ts";
 import { KEY_FILES } from "../local/keys.ts";
+import { readStackFile, type StackFile, stackFilePath } from "../local/stack-file.ts";
 import {
   asynchronousCaptureBody,
   callIntegrator,
@@ -18,22 +19,6 @@ import {
   refundBody,
   standInGoogleKeyring,
 } from "./client.ts";
-
-const DEFAULT_STACK_FILE = resolve(import.meta.dirname, "../../.local/stack.json");
-
-/** What the running local stack wrote about itself, if one runs (npm start). */
-function runningStack(file: string): {
-  url?: string;
-  keysDir?: string;
-  messageCodec?: string;
-  googleBaseUrl?: string;
-} {
-  try {
-    return JSON.parse(readFileSync(file, "utf8"));
-  } catch {
-    return {};
-  }
-}
 
 const USAGE = `usage: npm run google -- capture [options]
        npm run google -- asynchronousCapture [--vpa <vpa> | --token <gpt>] [options]
@@ -103,9 +88,10 @@ if (method === "refund" && !values["capture-request-id"]) {
   console.error("refund needs --capture-request-id (Google's requestId of the capture)");
   process.exit(2);
 }
-const stackFile = values["stack-file"] ?? process.env.LOCAL_STACK_FILE ?? DEFAULT_STACK_FILE;
-const stack = runningStack(stackFile);
-const journal = values.journal ?? join(dirname(resolve(stackFile)), "google-seen.jsonl");
+const stackFile = stackFilePath(values["stack-file"]);
+/** What the running local stack wrote about itself, if one runs (npm start). */
+const stack: Partial<StackFile> = readStackFile(stackFile) ?? {};
+const journal = values.journal ?? join(dirname(stackFile), "google-seen.jsonl");
 const url = values.url ?? process.env.GSP_URL ?? stack.url ?? "http://127.0.0.1:3000";
 const keysDir = values.keys ?? stack.keysDir ?? resolve(import.meta.dirname, "../../.local/keys");
 const plain = values.plain ?? stack.messageCodec === "plain-json";

@@ -16,6 +16,7 @@ import {
   type LocalStackOptions,
   startLocalStack,
 } from "./stack.ts";
+import { type StackFile, stackFilePath } from "./stack-file.ts";
 
 const LOCAL_DIR = resolve(import.meta.dirname, "../../.local");
 
@@ -78,7 +79,7 @@ try {
   const codec = env.MESSAGE_CODEC ?? "openpgp";
   if (codec !== "openpgp" && codec !== "plain-json")
     throw new SettingError(`MESSAGE_CODEC must be "openpgp" or "plain-json", not "${codec}".`);
-  const stackFile = resolve(env.LOCAL_STACK_FILE ?? resolve(LOCAL_DIR, "stack.json"));
+  const stackFile = stackFilePath();
   const keysDir = resolve(env.KEYS_DIR ?? resolve(LOCAL_DIR, "keys"));
   const sweepIntervalMs = numberSetting("SWEEP_INTERVAL_MS", 0);
   const captureDeadlineSeconds = numberSetting("CAPTURE_DEADLINE_SECONDS", 1);
@@ -127,7 +128,8 @@ try {
         url: stack.url,
         endpoints: stack.endpoints,
         tables: stack.config.tables,
-        queues: stack.queues,
+        // resources.ts gives the notifications queue its DLQ, so the local stack always has both.
+        queues: stack.queues as StackFile["queues"],
         ...(stack.config.otpPepper?.source === "file" && { otpPepperFile: stack.config.otpPepper.path }),
         outcomeToken: stack.outcomeToken,
         messageCodec: codec,
@@ -144,7 +146,7 @@ try {
           enqueueGraceSeconds: stack.config.enqueueGraceSeconds,
           sweepEverySeconds: (sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS) / 1000,
         },
-      },
+      } satisfies StackFile,
       null,
       2,
     ),

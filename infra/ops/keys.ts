@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 /**
  * `npm run ops -- keys [--env NAME] [--keys-dir DIR] [--json]`: every key of both keyrings as the
  * service loads them, with whether it is usable now and why not. Public facts only (fingerprint,
@@ -10,6 +9,7 @@ import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { fileKeySource, type KeySource, secretsManagerKeySource } from "../../shared/security/key-source.ts";
 import { inspectKeyring, type KeyStatus } from "../../shared/security/keyring.ts";
 import { ENVIRONMENT_NAMES, ENVIRONMENTS, type EnvironmentName } from "../cdk/environments.ts";
+import { readStackFile } from "../local/stack-file.ts";
 
 export const KEYS_HELP = `usage: npm run ops -- keys [--env NAME | --keys-dir DIR] [--json]
 
@@ -23,11 +23,9 @@ const LABELS = { own: "ours", peer: "google" };
 /** The keys folder a running local stack describes in its stack file (`npm start` writes it there). */
 function keysDirOfStack(stackFile: string | undefined): string | undefined {
   if (stackFile === undefined) return undefined;
-  try {
-    return (JSON.parse(readFileSync(stackFile, "utf8")) as { keysDir?: string }).keysDir;
-  } catch {
-    throw new Error(`no running local stack described at ${stackFile}`);
-  }
+  const stack = readStackFile(stackFile);
+  if (!stack) throw new Error(`no running local stack described at ${stackFile}`);
+  return stack.keysDir;
 }
 
 function sourceFor(values: { env?: string; "keys-dir"?: string; "stack-file"?: string }): KeySource {

@@ -4,7 +4,6 @@
  * environment's keyring secrets and Google URL). The work is in statements.ts.
  */
 
-import { readFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import { RUNTIME_DEFAULTS, type RuntimeConfig } from "../../shared/config.ts";
 import type { StatementState } from "../../shared/domain/statement-service.ts";
@@ -27,14 +26,7 @@ const STATES = ["RECEIVED", "RECONCILED", "DISCREPANCIES", "DETAILS_REFUSED", "A
 /** What the service itself would run with on this target, for the reconciler. */
 export function runtimeOf(target: Target): RuntimeConfig {
   if (target.kind === "local") {
-    const stack = JSON.parse(readFileSync(target.stackFile!, "utf8")) as {
-      keysDir?: string;
-      googleBaseUrl?: string;
-      piaids?: Record<string, string>;
-      ledgerTimeZone?: string;
-      statementAcceptance?: "auto" | "operator";
-      messageCodec?: "openpgp" | "plain-json";
-    };
+    const stack = target.stack!;
     return {
       ...RUNTIME_DEFAULTS,
       stage: "local",

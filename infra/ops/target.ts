@@ -3,17 +3,14 @@
  * or a deployed environment (`--env NAME`: the usual AWS credentials and region; tables and queues
  * named gsp-NAME-…). Resolved before anything runs, so every command can say where it is acting.
  */
-import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { GetQueueUrlCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { RUNTIME_DEFAULTS } from "../../shared/config.ts";
 import { LOCAL_AWS } from "../local/local-aws.ts";
+import { readStackFile, type StackFile, stackFilePath } from "../local/stack-file.ts";
 import { functions, queues, stagePrefix, tables } from "../resources.ts";
 import { OpsError, usage } from "./command.ts";
 import type { Schedule } from "./explain.ts";
-
-export const DEFAULT_STACK_FILE = resolve(import.meta.dirname, "../../.local/stack.json");
 
 export interface Target {
   kind: "local" | "environment";
@@ -29,6 +26,8 @@ export interface Target {
   schedule: Schedule;
   /** The local stack's description file, when local. */
   stackFile?: string;
+  /** What that file says (read once, here). */
+  stack?: StackFile;
   close(): void;
 }
 
@@ -103,18 +102,9 @@ export async function resolveTarget(values: { env?: string; "stack-file"?: strin
       );
     }
   }
-  const file = resolve(values["stack-file"] ?? process.env.LOCAL_STACK_FILE ?? DEFAULT_STACK_FILE);
-  let stack: {
-    endpoints: { dynamodb: string; sqs: string };
-    tables: Record<keyof typeof tables, string>;
-    queues: { notifications: { url: string; deadLetterUrl: string } };
-    schedule?: Partial<Schedule>;
-  };
-  try {
-    stack = JSON.parse(readFileSync(file, "utf8"));
-  } catch {
-    throw new OpsError(`no running local stack described at ${file}: start one with \`npm start\``);
-  }
+  const file = stackFilePath(values["stack-file"]);
+  const stack = readStackFile(file);
+  if (!stack) throw new OpsError(`no running local stack described at ${file}: start one with \`npm start\``);
   const db = new DynamoDBClient({ ...LOCAL_AWS, endpoint: stack.endpoints.dynamodb });
   const sqs = new SQSClient({ ...LOCAL_AWS, endpoint: stack.endpoints.sqs, useQueueUrlAsEndpoint: false });
   return {
@@ -131,6 +121,7 @@ export async function resolveTarget(values: { env?: string; "stack-file"?: strin
     },
     schedule: { ...DEPLOYED_SCHEDULE, ...stack.schedule },
     stackFile: file,
+    stack,
     close: () => {
       db.destroy();
       sqs.destroy();

@@ -4,7 +4,7 @@
  * running local stack (.local/stack.json); dev and sandbox run the money checks with their smoke
  * key and account; prod (or `--read-only`) only our outbound Google echo and a health check.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
@@ -38,14 +38,6 @@ const USAGE = `usage: npm run smoke -- --env <local|${ENVIRONMENT_NAMES.join("|"
 
 class Refused extends Error {}
 
-interface LocalStackFile {
-  url?: string;
-  keysDir?: string;
-  outcomeToken?: string;
-  standInGoogle?: boolean;
-  piaids?: Record<string, string>;
-}
-
 async function keyringFrom(source: KeySource) {
   return loadKeyring(await source.read(), { own: "smoke private", peer: "integrator public" });
 }
@@ -56,7 +48,7 @@ async function plan(
 ): Promise<{ where: string; checks: Check[] }> {
   const env = values.env as string;
   if (env === "local") {
-    const stack = JSON.parse(readFileSync(target.stackFile!, "utf8")) as LocalStackFile;
+    const stack = target.stack!;
     const url = (values.url as string | undefined) ?? process.env.GSP_URL ?? stack.url;
     if (!url) throw new Refused("the stack file names no url: pass --url");
     if (values["read-only"]) return { where: `local stack at ${url}`, checks: readOnlyChecks(url, target) };
