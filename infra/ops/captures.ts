@@ -226,7 +226,7 @@ const renotify: Command = {
   help: `Enqueues the stored notification again (the stored result and requestId, never a new one), even
 if it was delivered before: the record owes it again until Google answers SUCCESS.`,
   args: ["PIAID", "captureRequestId"],
-  changes: () => true,
+  changes: true,
   async run(ctx) {
     const { key, record } = await recordOf(ctx);
     const n = record.notification;
@@ -277,7 +277,7 @@ It scans the captures table (see \`captures list\`): --max-pages (default 20) bo
     "dry-run": { type: "boolean", description: "list what would be re-enqueued; change nothing" },
     ...BOUND_OPTIONS,
   },
-  changes: (values) => values["dry-run"] !== true,
+  changes: true,
   check(v, _args, now) {
     if (typeof v.since !== "string")
       throw usage("recover needs --since (an ISO 8601 time, or 2h for 2 hours ago).");

@@ -68,8 +68,8 @@ export interface Command<Checked = undefined> {
   options?: Record<string, OptionSpec>;
   /** Works on the local stack only: refuses --env. */
   localOnly?: boolean;
-  /** Whether this call changes anything (a dry run does not). */
-  changes?: (values: Values) => boolean;
+  /** It may change something: its help offers --yes, and its `run` asks first through `confirm` (a dry run need not). */
+  changes?: boolean;
   check?(values: Values, args: string[], now: number): Checked;
   run(context: Context, checked: Checked): Promise<number | undefined>;
 }

@@ -229,7 +229,7 @@ no capture has no record to carry the reason: only the audit line has it.`,
     "capture-request-id": FILTER_OPTIONS["capture-request-id"],
     reason: { type: "string", description: "why (kept on the capture record)" },
   },
-  changes: () => true,
+  changes: true,
   check(v) {
     const byId = typeof v["message-id"] === "string" ? v["message-id"] : undefined;
     const byCapture = typeof v["capture-request-id"] === "string" && typeof v.piaid === "string";
@@ -335,7 +335,7 @@ Malformed messages are never moved (see \`dlq delete\`). --dry-run says what wou
     selective: { type: "boolean", description: "message by message even without filters" },
     "dry-run": { type: "boolean", description: "say what would move; move nothing" },
   },
-  changes: (values) => values["dry-run"] !== true,
+  changes: true,
   check(values) {
     const filters = filtersFrom(values);
     return {

@@ -63,7 +63,7 @@ const renotify: Command = {
   summary: "send the stored refundResultNotification again (same result, same requestId)",
   help: "Enqueues the stored refundResultNotification again, even if it was delivered before: the record owes it again until Google answers SUCCESS.",
   args: ["PIAID", "refundRequestId"],
-  changes: () => true,
+  changes: true,
   async run(ctx) {
     const { key, record, store } = await refundOf(ctx);
     const n = record.notification;

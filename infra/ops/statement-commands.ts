@@ -108,7 +108,7 @@ export const statementCommands: Command<unknown>[] = [
     summary: "reconcile again now (after a late capture arrived, or a refused details page)",
     help: "Fetches Google's details again and reconciles; accepts automatically where the environment does.",
     args: ONE,
-    changes: () => true,
+    changes: true,
     run: async (ctx) => {
       await ctx.confirm(`reconcile statement ${ctx.args[1]}`);
       return emit(ctx, await reconcileStatementNow(reconcilerOf(ctx.target), ctx.args[0]!, ctx.args[1]!));
@@ -125,7 +125,7 @@ export const statementCommands: Command<unknown>[] = [
       override: { type: "boolean", description: "accept although it does not reconcile (needs --reason)" },
       reason: { type: "string", description: "why, recorded with who" },
     },
-    changes: () => true,
+    changes: true,
     check: (values) => {
       if (values.override && typeof values.reason !== "string") throw usage("--override needs --reason TEXT");
       return undefined;
