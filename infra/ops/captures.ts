@@ -158,12 +158,15 @@ roughly 0.2 per record): bounded by --max-items (default 100) and --max-pages (d
   },
 };
 
-async function recordOf(ctx: Context): Promise<{ key: string; record: CaptureRecord }> {
+async function recordOf(
+  ctx: Context,
+): Promise<{ key: string; record: CaptureRecord; store: DynamoCaptureStore }> {
   const [piaid, captureRequestId] = ctx.args as [string, string];
   const key = idempotencyKey(piaid, captureRequestId);
-  const record = await new DynamoCaptureStore(ctx.target.db, ctx.target.tables).get(key);
+  const store = new DynamoCaptureStore(ctx.target.db, ctx.target.tables);
+  const record = await store.get(key);
   if (!record) throw new OpsError(`no capture ${captureRequestId} for ${piaid}`);
-  return { key, record };
+  return { key, record, store };
 }
 
 const show: Command = {
@@ -228,14 +231,13 @@ if it was delivered before: the record owes it again until Google answers SUCCES
   args: ["PIAID", "captureRequestId"],
   changes: true,
   async run(ctx) {
-    const { key, record } = await recordOf(ctx);
+    const { key, record, store } = await recordOf(ctx);
     const n = record.notification;
     if (!n)
       throw new OpsError(
         `capture ${record.requestId} owes no notification (${record.method}, ${record.state})`,
       );
     await ctx.confirm(`send the notification of capture ${record.requestId} again`);
-    const store = new DynamoCaptureStore(ctx.target.db, ctx.target.tables);
     await store.reopenNotification(key);
     await enqueue(ctx, store, record);
     ctx.print(
