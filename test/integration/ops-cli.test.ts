@@ -170,7 +170,9 @@ describe("refused before acting: exit 2 with the reason", () => {
   });
 
   test("a bad environment name, or two targets at once", async () => {
-    assert.match((await ops(["dlq", "depth", "--env", "Prod!"])).stderr, /--env takes an environment name/);
+    const bad = await ops(["dlq", "depth", "--env", "Prod!"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--env takes an environment name/);
     const both = await ops(["dlq", "depth", "--env", ENV]);
     assert.equal(both.code, 2);
     assert.match(both.stderr, /--env and --stack-file name two different targets/);
