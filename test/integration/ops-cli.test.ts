@@ -65,11 +65,11 @@ interface Run {
   stdout: string;
   stderr: string;
 }
-/** Runs the CLI (stdin not a terminal); local by default, or as environment ENV (or the one named). */
-function ops(args: string[], options: { env?: true | string } = {}): Promise<Run> {
+/** Runs the CLI (stdin not a terminal); on the test stack (or the stack file named), or as environment ENV (or the one named). */
+function ops(args: string[], options: { env?: true | string; stackFile?: string } = {}): Promise<Run> {
   const target = options.env
     ? ["--env", options.env === true ? ENV : options.env]
-    : ["--stack-file", stackFile];
+    : ["--stack-file", options.stackFile ?? stackFile];
   const env = options.env
     ? {
         ...process.env,
@@ -243,14 +243,7 @@ describe("targets", () => {
   });
 
   test("no local stack: exit 1 with a clear word", async () => {
-    const r = await new Promise<Run>((done) =>
-      execFile(
-        process.execPath,
-        ["infra/ops/cli.ts", "dlq", "depth", "--stack-file", join(dir, "none.json")],
-        { cwd: ROOT },
-        (e, stdout, stderr) => done({ code: e ? Number((e as { code?: number }).code) : 0, stdout, stderr }),
-      ),
-    );
+    const r = await ops(["dlq", "depth"], { stackFile: join(dir, "none.json") });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /no running local stack described at .*none\.json: start one with `npm start`/);
   });
