@@ -2,7 +2,8 @@
  * Operator commands: `npm run ops -- <command> --help`. Each works on the local stack (found through
  * .local/stack.json, written by `npm start`) or a deployed environment (`--env NAME`, with the usual
  * AWS credentials and region). Every command checks its arguments before acting (exit 2), prints
- * its target on stderr, offers --json, and asks before changing anything outside the local stack.
+ * its target on stderr (a `targetless` one, like `keys`, has none), offers --json, and asks before
+ * changing anything outside the local stack.
  * Adding a command: one more entry in COMMANDS (see Command in command.ts).
  */
 import { parseArgs } from "node:util";
@@ -13,6 +14,7 @@ import {
   EXIT,
   OpsError,
   type OptionSpec,
+  type Output,
   usage,
   type Values,
 } from "./command.ts";
@@ -31,6 +33,8 @@ const COMMANDS: readonly Command<unknown>[] = [
   ...statementCommands,
   ...googleCommands,
   ...ledgerCommands,
+  // The keyrings are not the stack's: `keys` reads the keys folder or the environment's secrets itself.
+  keysCommand as Command<unknown>,
 ];
 
 const GLOBAL_OPTIONS: Record<string, OptionSpec & { short?: string }> = {
@@ -61,8 +65,6 @@ function overview(): string {
     "usage: npm run ops -- <command> [options]    (each command has --help)",
     "",
     ...COMMANDS.flatMap((c) => [`  ${c.name} ${c.synopsis}`.trimEnd(), `      ${c.summary}`]),
-    "  keys [--env NAME | --keys-dir DIR] [--json]",
-    "      each key of both keyrings: side, fingerprint, algorithm, expiry, usable or why not (no key material)",
     "",
     "options of every command:",
     ...optionLines(GLOBAL_OPTIONS),
@@ -103,8 +105,6 @@ function commandOf(positionals: string[]): { command: Command<unknown> | undefin
 async function main(argv: string[]): Promise<number> {
   // Service code run from here (keyrings, the reconciler) must not print EMF metrics into the command's stdout.
   process.env.POWERTOOLS_METRICS_DISABLED ??= "true";
-  // The keyrings are not the stack's: `keys` reads the keys folder or the environment's secrets itself.
-  if (argv[0] === "keys") return keysCommand(argv.slice(1));
   // First pass: find the command (every command's options known, so option values are not taken for words).
   const loose = parseArgs({
     args: argv,
@@ -155,29 +155,42 @@ async function main(argv: string[]): Promise<number> {
 
   const checked = command.check?.(values, looseArgs, Date.now());
   const json = values.json === true;
+  let result: Record<string, unknown> = {};
+  const output: Output = {
+    values,
+    args: looseArgs,
+    json,
+    print: (line) => {
+      if (!json) console.log(line);
+    },
+    result: (value) => {
+      result = value;
+    },
+  };
+  const printResult = (target?: Target) => {
+    if (json)
+      console.log(
+        JSON.stringify(
+          { command: command.name, ...(target && { target: targetJson(target) }), ...result },
+          null,
+          2,
+        ),
+      );
+  };
+  if (command.targetless) {
+    const code = (await command.run(output, checked)) ?? EXIT.OK;
+    printResult();
+    return code;
+  }
   const target: Target = await resolveTarget(values as { env?: string; "stack-file"?: string });
   try {
     console.error(describeTarget(target));
-    let result: Record<string, unknown> = {};
     const code =
       (await command.run(
-        {
-          values,
-          args: looseArgs,
-          target,
-          json,
-          print: (line) => {
-            if (!json) console.log(line);
-          },
-          result: (value) => {
-            result = value;
-          },
-          confirm: (change) => askToConfirm(change, target, values.yes === true),
-        },
+        { ...output, target, confirm: (change) => askToConfirm(change, target, values.yes === true) },
         checked,
       )) ?? EXIT.OK;
-    if (json)
-      console.log(JSON.stringify({ command: command.name, target: targetJson(target), ...result }, null, 2));
+    printResult(target);
     return code;
   } finally {
     target.close();

@@ -36,25 +36,37 @@ export interface OptionSpec {
 
 export type Values = Record<string, string | boolean | undefined>;
 
-export interface Context {
+/** What every command's `run` receives: its checked arguments and where its output goes. */
+export interface Output {
   values: Values;
   /** Positional arguments after the command's name, as many as `args` names. */
   args: string[];
-  target: Target;
   json: boolean;
   /** A line for people; nothing in --json mode. */
   print(line: string): void;
   /** The result for scripts (--json), one JSON document on stdout with the target. */
   result(value: Record<string, unknown>): void;
+}
+
+/** What a command that acts on a target receives. */
+export interface Context extends Output {
+  target: Target;
   /** Before a change outside the local stack: asks, or needs --yes; throws if not confirmed. */
   confirm(change: string): Promise<void>;
 }
 
 /**
  * One command. `check` reads and validates the arguments before any target is touched (throw
- * `usage(...)`, exit 2) and returns what `run` needs; `run` then acts on the resolved target.
+ * `usage(...)`, exit 2) and returns what `run` needs; `run` then acts on the resolved target, or,
+ * for a `targetless` command (one that reads no table or queue, like `keys`), on its arguments alone.
  */
-export interface Command<Checked = undefined> {
+export type Command<Checked = undefined> = CommandInfo<Checked> &
+  (
+    | { targetless?: false; run(context: Context, checked: Checked): Promise<number | undefined> }
+    | { targetless: true; run(output: Output, checked: Checked): Promise<number | undefined> }
+  );
+
+interface CommandInfo<Checked> {
   /** The words that select it: "dlq list", "recover". */
   name: string;
   /** The usage line's arguments and options, after the name. */
@@ -71,7 +83,6 @@ export interface Command<Checked = undefined> {
   /** It may change something: its help offers --yes, and its `run` asks first through `confirm` (a dry run need not). */
   changes?: boolean;
   check?(values: Values, args: string[], now: number): Checked;
-  run(context: Context, checked: Checked): Promise<number | undefined>;
 }
 
 /** Asks on the terminal; without one, refuses (a script must say --yes). */

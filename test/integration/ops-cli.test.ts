@@ -152,6 +152,16 @@ describe("refused before acting: exit 2 with the reason", () => {
       /needs --message-id, or --piaid with --capture-request-id/,
     ],
     ["an unknown command", ["dlq", "purge"], /no command "dlq purge"/],
+    [
+      "keys: an unknown option",
+      ["keys", "--frobnicate"],
+      /Unknown option '--frobnicate'.*keys takes: --keys-dir/,
+    ],
+    [
+      "keys: an unknown environment",
+      ["keys", "--env", "staging"],
+      /unknown environment staging \(one of dev, sandbox, prod\)/,
+    ],
     ["no command", [], /^$/],
   ];
   for (const [what, args, reason] of cases) {
