@@ -23,6 +23,7 @@ import {
   integerOption,
   iso,
   OpsError,
+  stringOption,
   usage,
   type Values,
 } from "./command.ts";
@@ -53,8 +54,6 @@ const bounds = (v: Values, maxItems: number) => ({
     v["max-items"] === undefined ? maxItems : integerOption("max-items", String(v["max-items"]), 1, 100_000),
   maxPages: v["max-pages"] === undefined ? 20 : integerOption("max-pages", String(v["max-pages"]), 1, 10_000),
 });
-
-const string = (v: Values, name: string) => (typeof v[name] === "string" ? (v[name] as string) : undefined);
 
 function scanLine(scan: Pick<ScanResult, "scanned" | "pages" | "complete">): string {
   return `scanned ${scan.scanned} item(s) in ${scan.pages} page(s)${scan.complete ? "" : "; stopped at --max-items/--max-pages before the end of the table: narrow the window or raise the bound"}`;
@@ -88,11 +87,11 @@ roughly 0.2 per record): bounded by --max-items (default 100) and --max-pages (d
     ...BOUND_OPTIONS,
   },
   check(v, _args, now) {
-    const stateText = string(v, "state")?.toUpperCase();
+    const stateText = stringOption(v, "state")?.toUpperCase();
     if (stateText !== undefined && !(STATES as readonly string[]).includes(stateText))
       throw usage(`--state takes ${STATES.join(", ")}, not "${v.state}".`);
     let state = stateText as (typeof STATES)[number] | undefined;
-    const since = instantOption("since", string(v, "since") ?? "24h", now);
+    const since = instantOption("since", stringOption(v, "since") ?? "24h", now);
     const until = v.until === undefined ? now : instantOption("until", String(v.until), now);
     if (since > until) throw usage("--since is after --until.");
     const owedFor =
@@ -112,7 +111,7 @@ roughly 0.2 per record): bounded by --max-items (default 100) and --max-pages (d
         throw usage("--expiring-within goes with --state PENDING.");
       state = "PENDING";
     }
-    const piaid = string(v, "piaid");
+    const piaid = stringOption(v, "piaid");
     const b = bounds(v, 100);
     const match = (r: CaptureRecord) =>
       r.createdAtMs >= since &&
@@ -289,7 +288,7 @@ It scans the captures table (see \`captures list\`): --max-pages (default 20) bo
     return {
       since,
       until,
-      piaid: string(v, "piaid"),
+      piaid: stringOption(v, "piaid"),
       dryRun: v["dry-run"] === true,
       bounds: bounds(v, 1000),
     };

@@ -36,6 +36,10 @@ export interface OptionSpec {
 
 export type Values = Record<string, string | boolean | undefined>;
 
+/** A string option's value, if given. */
+export const stringOption = (v: Values, name: string) =>
+  typeof v[name] === "string" ? (v[name] as string) : undefined;
+
 /** What every command's `run` receives: its checked arguments and where its output goes. */
 export interface Output {
   values: Values;

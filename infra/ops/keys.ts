@@ -10,7 +10,7 @@ import { fileKeySource, type KeySource, secretsManagerKeySource } from "../../sh
 import { inspectKeyring, type KeyStatus } from "../../shared/security/keyring.ts";
 import { ENVIRONMENT_NAMES, ENVIRONMENTS, type EnvironmentName } from "../cdk/environments.ts";
 import { readStackFile } from "../local/stack-file.ts";
-import { type Command, EXIT, OpsError, usage, type Values } from "./command.ts";
+import { type Command, EXIT, OpsError, stringOption, usage, type Values } from "./command.ts";
 
 const LABELS = { own: "ours", peer: "google" };
 
@@ -22,10 +22,8 @@ function keysDirOfStack(stackFile: string | undefined): string | undefined {
   return stack.keysDir;
 }
 
-const string = (v: Values, name: string) => (typeof v[name] === "string" ? (v[name] as string) : undefined);
-
 function sourceFor(values: Values): KeySource {
-  const env = string(values, "env");
+  const env = stringOption(values, "env");
   if (env !== undefined) {
     const { secrets } = ENVIRONMENTS[env as EnvironmentName];
     return secretsManagerKeySource(new SecretsManagerClient({}), {
@@ -34,8 +32,8 @@ function sourceFor(values: Values): KeySource {
     });
   }
   const dir =
-    string(values, "keys-dir") ??
-    keysDirOfStack(string(values, "stack-file")) ??
+    stringOption(values, "keys-dir") ??
+    keysDirOfStack(stringOption(values, "stack-file")) ??
     process.env.KEYS_DIR ??
     resolve(import.meta.dirname, "../../.local/keys");
   return fileKeySource(dir);
@@ -64,7 +62,7 @@ Secrets Manager secrets. No key material is printed. Exits 1 when a side has no 
   options: { "keys-dir": { type: "string", description: "a local keys folder" } },
   targetless: true,
   check(values) {
-    const env = string(values, "env");
+    const env = stringOption(values, "env");
     if (env !== undefined && !(ENVIRONMENT_NAMES as readonly string[]).includes(env))
       throw usage(`unknown environment ${env} (one of ${ENVIRONMENT_NAMES.join(", ")})`);
     return undefined;
