@@ -11,6 +11,7 @@ import { KEY_FILES } from "../../infra/local/keys.ts";
 import { seal } from "../../shared/security/envelope.ts";
 import { generateKeyPair, loadKeyring } from "../../shared/security/keyring.ts";
 import { PIAID, postRaw, requestId, until } from "../support/google.ts";
+import { keyMadeAt } from "../support/keys.ts";
 import { balance } from "../support/ledger.ts";
 import { startTestStack } from "../support/stack.ts";
 
@@ -32,14 +33,7 @@ const EXPIRES_IN_MS = 15_000;
 const expiresAt = Date.now() + EXPIRES_IN_MS;
 const madeAt = new Date(Date.now() - 3600_000);
 const shortLived = (name: string) =>
-  openpgp.generateKey({
-    type: "rsa",
-    rsaBits: 2048,
-    userIDs: [{ name }],
-    date: madeAt,
-    keyExpirationTime: Math.round((expiresAt - madeAt.getTime()) / 1000),
-    format: "armored",
-  });
+  keyMadeAt(name, madeAt, Math.round((expiresAt - madeAt.getTime()) / 1000));
 const [A, G1, B, G2] = await Promise.all([
   shortLived("ours-A"),
   shortLived("google-1"),

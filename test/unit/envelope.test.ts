@@ -11,6 +11,7 @@ import {
   loadKeyring,
   usable,
 } from "../../shared/security/keyring.ts";
+import { DAY_SECONDS, keyMadeAt } from "../support/keys.ts";
 
 const gen = (name: string) => generateKeyPair(name, { rsaBits: 2048 });
 const [us, google, stranger] = await Promise.all([gen("us"), gen("google"), gen("stranger")]);
@@ -32,18 +33,6 @@ const flip = (wire: string, at: number) => {
   bytes[i] = (bytes[i] ?? 0) ^ 0x01;
   return bytes.toString("base64url");
 };
-
-/** An RSA 2048 key made at `created`, valid `days` (for expired and soon-expiring keys). */
-const keyMadeAt = (name: string, created: Date, days: number, config?: openpgp.PartialConfig) =>
-  openpgp.generateKey({
-    type: "rsa",
-    rsaBits: 2048,
-    userIDs: [{ name }],
-    date: created,
-    keyExpirationTime: days * 24 * 3600,
-    format: "armored",
-    ...(config && { config }),
-  });
 
 describe("envelope", () => {
   test("seal → open round trip, SHA-384 signature, AES-256 encryption, unpadded base64url", async () => {
@@ -118,8 +107,8 @@ describe("envelope", () => {
   test("a signature by a trusted key that has since expired → INVALID_PAYLOAD_SIGNATURE", async () => {
     const created = new Date(Date.now() - 10 * 24 * 3600 * 1000);
     const [shortLived, integrator] = await Promise.all([
-      keyMadeAt("short-lived google", created, 5),
-      keyMadeAt("integrator", created, 365),
+      keyMadeAt("short-lived google", created, 5 * DAY_SECONDS),
+      keyMadeAt("integrator", created, 365 * DAY_SECONDS),
     ]);
     const during = new Date(created.getTime() + 24 * 3600 * 1000);
     const signer = await loadKeyring(
@@ -181,22 +170,9 @@ describe("keyring checks", () => {
   });
 
   test("an expired key is refused; one expiring within 30 days loads with a warning", async () => {
-    const old = await openpgp.generateKey({
-      type: "rsa",
-      rsaBits: 2048,
-      userIDs: [{ name: "old" }],
-      date: new Date(Date.now() - 3 * 24 * 3600 * 1000),
-      keyExpirationTime: 24 * 3600,
-      format: "armored",
-    });
+    const old = await keyMadeAt("old", new Date(Date.now() - 3 * DAY_SECONDS * 1000), DAY_SECONDS);
     await rejects({ own: us.privateKey, peer: old.publicKey }, /has expired/);
-    const soon = await openpgp.generateKey({
-      type: "rsa",
-      rsaBits: 2048,
-      userIDs: [{ name: "soon" }],
-      keyExpirationTime: 10 * 24 * 3600,
-      format: "armored",
-    });
+    const soon = await keyMadeAt("soon", new Date(), 10 * DAY_SECONDS);
     const keyring = await loadKeyring({ own: us.privateKey, peer: soon.publicKey }, labels);
     assert.equal(keyring.warnings.length, 1);
     assert.match(keyring.warnings[0]!, /^peer key [0-9A-F]{40} expires on .*: rotate it\.$/);
@@ -261,8 +237,8 @@ const DAY = 24 * 3600 * 1000;
 const KEY_BYTES = { aes128: 16, aes256: 32, tripledes: 24, cast5: 16 } as const;
 const tenDaysAgo = new Date(Date.now() - 10 * DAY);
 const [expired, weakPrefs] = await Promise.all([
-  keyMadeAt("expired google", tenDaysAgo, 5),
-  keyMadeAt("google preferring AES-128 and SHA-256", new Date(), 365, {
+  keyMadeAt("expired google", tenDaysAgo, 5 * DAY_SECONDS),
+  keyMadeAt("google preferring AES-128 and SHA-256", new Date(), 365 * DAY_SECONDS, {
     preferredSymmetricAlgorithm: openpgp.enums.symmetric.aes128,
     preferredHashAlgorithm: openpgp.enums.hash.sha256,
   }),
@@ -472,7 +448,7 @@ describe("keyrings load key by key", () => {
   });
 
   test("validity is judged at use: past a key's expiry it is neither sealed with nor opened with", async () => {
-    const soon = await keyMadeAt("soon", new Date(), 1);
+    const soon = await keyMadeAt("soon", new Date(), 1 * DAY_SECONDS);
     const both = await loadKeyring(
       { own: us.privateKey, peer: `${soon.publicKey}\n${google.publicKey}` },
       labels,
@@ -493,8 +469,8 @@ describe("keyrings load key by key", () => {
 test("a key's usability is judged once per span in which it cannot change, and again the instant it expires", async () => {
   const created = new Date(Date.now() - 2 * DAY);
   const [ours, theirs] = await Promise.all([
-    keyMadeAt("ours", created, 3),
-    keyMadeAt("theirs", created, 365),
+    keyMadeAt("ours", created, 3 * DAY_SECONDS),
+    keyMadeAt("theirs", created, 365 * DAY_SECONDS),
   ]);
   const keyring = await loadKeyring({ own: ours.privateKey, peer: theirs.publicKey }, labels);
   const key = keyring.own[0]!;

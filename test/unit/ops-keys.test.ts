@@ -5,9 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
-import * as openpgp from "openpgp";
 import { KEY_FILES } from "../../infra/local/keys.ts";
 import { generateKeyPair } from "../../shared/security/keyring.ts";
+import { DAY_SECONDS, keyMadeAt } from "../support/keys.ts";
 
 const run = promisify(execFile);
 const cli = join(import.meta.dirname, "../../infra/ops/cli.ts");
@@ -16,14 +16,7 @@ test("ops keys lists every key with its side, usability and reason, and never ke
   const [ours, google, expired] = await Promise.all([
     generateKeyPair("ours", { rsaBits: 2048 }),
     generateKeyPair("google", { rsaBits: 2048 }),
-    openpgp.generateKey({
-      type: "rsa",
-      rsaBits: 2048,
-      userIDs: [{ name: "old" }],
-      date: new Date(Date.now() - 3 * 24 * 3600 * 1000),
-      keyExpirationTime: 24 * 3600,
-      format: "armored",
-    }),
+    keyMadeAt("old", new Date(Date.now() - 3 * DAY_SECONDS * 1000), DAY_SECONDS),
   ]);
   const dir = mkdtempSync(join(tmpdir(), "gsp-ops-keys-"));
   writeFileSync(join(dir, KEY_FILES.integratorPrivate), ours.privateKey);
