@@ -101,7 +101,8 @@ export interface LocalStack {
 }
 
 /** DynamoDB client whose commands are recorded by name, so tests and benchmarks can count round trips. */
-function countingClient(endpoint: string, log: string[]): DynamoDBClient {
+/** A DynamoDB client for the local stack that records the name of every command it sends into `log`. */
+export function countingClient(endpoint: string, log: string[]): DynamoDBClient {
   const client = new DynamoDBClient({ ...LOCAL_AWS, endpoint });
   client.middlewareStack.add(
     (next, context) => async (args) => {

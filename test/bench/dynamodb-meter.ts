@@ -7,6 +7,7 @@ import {
   type TransactWriteItem,
 } from "@aws-sdk/client-dynamodb";
 import { LOCAL_AWS } from "../../infra/local/emulators.ts";
+import { countingClient as recordingClient } from "../../infra/local/stack.ts";
 
 /**
  * DynamoDB request metering for benchmarks. Two clients:
@@ -37,17 +38,10 @@ export interface Meter {
   reset(): void;
 }
 
+/** A client on DynamoDB Local that records its commands (the local stack's own recorder). */
 export function countingClient(endpoint: string): { client: DynamoDBClient; commands: string[] } {
   const commands: string[] = [];
-  const client = new DynamoDBClient({ ...LOCAL_AWS, endpoint });
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      commands.push(context.commandName as string);
-      return next(args);
-    },
-    { step: "initialize", name: "benchCommandCounter" },
-  );
-  return { client, commands };
+  return { client: recordingClient(endpoint, commands), commands };
 }
 
 const CAPACITY_COMMANDS = new Set([
