@@ -345,3 +345,16 @@ test("a copy is never written over a newer status: the copy of the earlier layou
     "copied as it is",
   );
 });
+
+test("the loader writes an instrument only with its account, which carries the instrument's copy", async () => {
+  const ledger = parseLedgerFixture({
+    accounts: [account("acct-loaded", {})],
+    tokens: [{ googlePaymentToken: "gpt-loaded", accountId: "acct-loaded", status: "ACTIVE" }],
+  });
+  const stray = { ...ledger.instruments[0]!, accountId: "acct-not-loaded" };
+  await assert.rejects(
+    loadLedger(stack.dynamodb, ledgerTable, { ...ledger, instruments: [...ledger.instruments, stray] }),
+    /account acct-not-loaded, not in this ledger/,
+  );
+  assert.equal(await accountItem("acct-loaded"), undefined, "nothing written");
+});

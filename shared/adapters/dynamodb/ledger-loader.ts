@@ -1,9 +1,7 @@
 import {
   BatchWriteItemCommand,
   type BatchWriteItemCommandOutput,
-  ConditionalCheckFailedException,
   type DynamoDBClient,
-  UpdateItemCommand,
   type WriteRequest,
 } from "@aws-sdk/client-dynamodb";
 import type { Ledger } from "../../ledger-fixture.ts";
@@ -12,24 +10,21 @@ import {
   authenticationToItem,
   type Item,
   instrumentCopies,
-  instrumentCopy,
-  instrumentCopyName,
   instrumentToItem,
-  key,
-  ledgerKeys,
-  N,
   otpToItem,
   utnToItem,
 } from "./items.ts";
 
 /**
  * Writes a ledger into the ledger table (Put: an existing account is replaced, balance included). Each
- * account item carries the copies of its instruments' status (items.ts, instrumentCopies); an instrument
- * whose account is not in this ledger has its copy set on the stored account, which bumps its configuration
- * version as setInstrumentStatus does.
+ * account item carries the copies of its instruments' status (items.ts, instrumentCopies), so every
+ * instrument is loaded with its account: parseLedgerFixture refuses an instrument whose account is not in
+ * the ledger, and so does this.
  */
 export async function loadLedger(db: DynamoDBClient, ledgerTable: string, ledger: Ledger): Promise<number> {
   const loadedAccounts = new Set(ledger.accounts.map((a) => a.accountId));
+  const dangling = ledger.instruments.find((i) => !loadedAccounts.has(i.accountId));
+  if (dangling) throw new Error(`ledger: an instrument of account ${dangling.accountId}, not in this ledger`);
   const items: Item[] = [
     ...ledger.accounts.map((a) => ({
       ...accountToItem(a),
@@ -49,23 +44,6 @@ export async function loadLedger(db: DynamoDBClient, ledgerTable: string, ledger
         new BatchWriteItemCommand({ RequestItems: { [ledgerTable]: pending } }),
       );
       pending = out.UnprocessedItems?.[ledgerTable];
-    }
-  }
-  for (const instrument of ledger.instruments.filter((i) => !loadedAccounts.has(i.accountId))) {
-    try {
-      await db.send(
-        new UpdateItemCommand({
-          TableName: ledgerTable,
-          Key: key(ledgerKeys.account(instrument.accountId)),
-          UpdateExpression: "SET #copy = :copy ADD configVersion :one",
-          ConditionExpression: "attribute_exists(pk)",
-          ExpressionAttributeNames: { "#copy": instrumentCopyName(ledgerKeys.instrument(instrument).pk) },
-          ExpressionAttributeValues: { ":copy": instrumentCopy(instrument), ":one": N(1) },
-        }),
-      );
-    } catch (error) {
-      // An account not stored (yet): nothing to copy onto. Stored later, it gets the copy on first use.
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
     }
   }
   return items.length;
