@@ -4,6 +4,7 @@ import { BatchGetItemCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { createSweeperHandler } from "../../functions/sweeper/handler.ts";
 import { LOCAL_AWS } from "../../infra/local/local-aws.ts";
 import { createQueues } from "../../infra/local/provision.ts";
+import { sweepIndexCaptures } from "../../shared/adapters/dynamodb/capture-queries.ts";
 import { DynamoCaptureStore } from "../../shared/adapters/dynamodb/capture-store.ts";
 import { SWEEP_SHARDS, shardOf } from "../../shared/adapters/dynamodb/owed-notifications.ts";
 import { sqsNotificationQueue } from "../../shared/adapters/sqs/notification-queue.ts";
@@ -92,7 +93,7 @@ function throttledClient(times = Number.POSITIVE_INFINITY) {
     }
     return { ...out, UnprocessedKeys: unprocessed };
   }) as typeof client.send;
-  return { store: new DynamoCaptureStore(client, stack.config.tables), calls };
+  return { client, store: new DynamoCaptureStore(client, stack.config.tables), calls };
 }
 
 const keys = await backlog(BACKLOG);
@@ -130,6 +131,25 @@ describe("the sweeper under a backlog", () => {
     const hurried = throttledClient();
     await assert.rejects(hurried.store.due(sweepNow, { deadlineMs: Date.now() }), /after 1 attempts/);
     assert.equal(hurried.calls.count, 1, "no retry past the invocation's deadline");
+  });
+
+  test("the operators' listing of the sweep index reads throttled keys again, a bounded number of times", {
+    timeout: 20_000,
+  }, async () => {
+    const { captures } = stack.config.tables;
+    const plain = await sweepIndexCaptures(stack.dynamodb, captures, 100);
+    assert.equal(plain.records.length, 100);
+    const throttled = throttledClient(3);
+    const listed = await sweepIndexCaptures(throttled.client, captures, 100);
+    assert.equal(throttled.calls.count, 4, "three throttled answers, then the rest");
+    assert.deepEqual(listed.records.map((r) => r.key).sort(), plain.records.map((r) => r.key).sort());
+    const forever = throttledClient();
+    await assert.rejects(
+      sweepIndexCaptures(forever.client, captures, 100),
+      /keys still unprocessed \(throttled\)/,
+      "an error, not a loop",
+    );
+    assert.ok(forever.calls.count <= 6);
   });
 
   test("out of time: the pass stops after the page in hand, which came from every shard", async () => {

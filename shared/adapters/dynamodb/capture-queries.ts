@@ -5,8 +5,6 @@
  * anything else is a bounded, paginated Scan.
  */
 import {
-  type AttributeValue,
-  BatchGetItemCommand,
   type DynamoDBClient,
   GetItemCommand,
   QueryCommand,
@@ -15,11 +13,8 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import type { CaptureRecord } from "../../domain/capture-record.ts";
 import { itemToRecord } from "./capture-store.ts";
-import { SWEEP_SHARDS } from "./owed-notifications.ts";
-
-type Item = Record<string, AttributeValue>;
-/** The sparse index declared in infra/resources.ts (captures.indexes). */
-const SWEEP_INDEX = "sweep";
+import type { Item } from "./items.ts";
+import { batchGetAll, SWEEP_INDEX, SWEEP_SHARDS } from "./owed-notifications.ts";
 
 export interface ScanBounds {
   /** Stop once this many records matched. */
@@ -107,16 +102,12 @@ export async function sweepIndexCaptures(
   const records: CaptureRecord[] = [];
   const wanted = keys.slice(0, maxItems);
   for (let i = 0; i < wanted.length; i += 100) {
-    let pending: Record<string, { Keys: Item[] }> | undefined = {
+    const out = await batchGetAll(db, {
       [table]: { Keys: wanted.slice(i, i + 100).map((k) => ({ pk: { S: k } })) },
-    };
-    while (pending && Object.keys(pending).length > 0) {
-      const out = await db.send(new BatchGetItemCommand({ RequestItems: pending }));
-      for (const item of out.Responses?.[table] ?? []) {
-        const record = toRecord(item);
-        if (record) records.push(record);
-      }
-      pending = out.UnprocessedKeys as typeof pending;
+    });
+    for (const item of out[table] ?? []) {
+      const record = toRecord(item);
+      if (record) records.push(record);
     }
   }
   return { records, complete };

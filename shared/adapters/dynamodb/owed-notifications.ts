@@ -21,7 +21,8 @@ import { type Item, N, S } from "./items.ts";
 
 /** The sweep index is split over a few partitions so no single one gets hot. */
 export const SWEEP_SHARDS = 4;
-const SWEEP_INDEX = "sweep";
+/** The sparse index declared in infra/resources.ts (captures.indexes, refunds.indexes). */
+export const SWEEP_INDEX = "sweep";
 /** Unprocessed keys: tries per BatchGetItem, full-jitter backoff ceiling base · 2^n capped, and the default time budget. */
 const BATCH_GET_ATTEMPTS = 6;
 const BATCH_GET_BACKOFF_BASE_MS = 25;
