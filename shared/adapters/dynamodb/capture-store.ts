@@ -43,6 +43,7 @@ import {
   attributeToOwed,
   batchGetAll,
   duePage,
+  enqueueDueAt,
   OwedNotificationStore,
   owedToAttribute,
   sweepMarker,
@@ -423,12 +424,7 @@ function sweepAttributes(
   r: CaptureRecord,
   enqueueGraceMs: number,
 ): { sweepShard: AttributeValue; sweepAt: AttributeValue } | undefined {
-  const at =
-    r.state === "PENDING"
-      ? r.deadlineMs
-      : r.notification && !r.notification.enqueued && r.notification.state === "OWED"
-        ? r.notification.decidedAtMs + enqueueGraceMs
-        : undefined;
+  const at = r.state === "PENDING" ? r.deadlineMs : enqueueDueAt(r.notification, enqueueGraceMs);
   return at === undefined ? undefined : sweepMarker(r.key, at);
 }
 

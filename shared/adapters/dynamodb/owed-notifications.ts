@@ -39,6 +39,13 @@ export const sweepMarker = (recordKey: string, at: number) => ({
   sweepAt: N(at),
 });
 
+/**
+ * When the sweeper must enqueue a notification that is owed and not known to be enqueued: `graceMs` after
+ * it was decided (the writer enqueues it first, as a rule). Undefined for any other notification, or none.
+ */
+export const enqueueDueAt = (n: OwedNotification | undefined, graceMs: number): number | undefined =>
+  n?.state === "OWED" && !n.enqueued ? n.decidedAtMs + graceMs : undefined;
+
 /** An owed notification's common members, as a DynamoDB map; `extra` adds the kind's own result. */
 export function owedToAttribute(n: OwedNotification, extra: Item = {}): AttributeValue {
   return {

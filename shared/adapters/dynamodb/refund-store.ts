@@ -22,6 +22,7 @@ import {
   attributeToOwed,
   batchGetAll,
   duePage,
+  enqueueDueAt,
   OwedNotificationStore,
   owedToAttribute,
   sweepMarker,
@@ -136,17 +137,15 @@ export class DynamoRefundStore extends OwedNotificationStore implements RefundSt
   /** Refunds whose notification nobody is known to have enqueued, found through the sparse sweep index. */
   async due(nowMs: number, options: DueOptions = {}): Promise<DuePage<RefundRecord>> {
     const page = await duePage(this.#db, this.#tables.refunds, nowMs, options);
-    const owed = (r: RefundRecord) => r.notification?.state === "OWED" && !r.notification.enqueued;
-    return { ...page, records: page.records.map(itemToRefund).filter(owed) };
+    return { ...page, records: page.records.map(itemToRefund).filter((r) => this.#sweepAt(r) !== undefined) };
   }
+
+  #sweepAt = (r: RefundRecord) => enqueueDueAt(r.notification, this.#enqueueGraceMs);
 
   /** The record, with the sweep marker while its notification is owed and not yet known to be enqueued. */
   #toItem(r: RefundRecord): Item {
-    const owed = r.notification && !r.notification.enqueued && r.notification.state === "OWED";
-    return {
-      ...refundToItem(r),
-      ...(owed && sweepMarker(r.key, r.notification!.decidedAtMs + this.#enqueueGraceMs)),
-    };
+    const at = this.#sweepAt(r);
+    return { ...refundToItem(r), ...(at !== undefined && sweepMarker(r.key, at)) };
   }
 }
 
