@@ -219,19 +219,24 @@ export class DynamoCaptureStore extends OwedNotificationStore implements Capture
     debit: Debit | undefined,
     otpToConsume: OtpUse | undefined,
   ): Promise<CaptureWriteOutcome> {
+    const put = {
+      TableName: this.#tables.captures,
+      Item: { ...recordToItem(record), ...this.#sweepAttributes(record) },
+      ConditionExpression: "attribute_not_exists(pk)",
+      // A concurrent duplicate that lost gets the winner's record back: no second read.
+      ReturnValuesOnConditionCheckFailure: "ALL_OLD" as const,
+    };
     // A record alone (a decline, a PENDING capture) is one conditional Put: 1 WRU, not a transaction's 2.
-    if (!debit && !otpToConsume) return this.#putRecord(record);
-    const items: TransactWriteItem[] = [
-      {
-        Put: {
-          TableName: this.#tables.captures,
-          Item: { ...recordToItem(record), ...this.#sweepAttributes(record) },
-          ConditionExpression: "attribute_not_exists(pk)",
-          // A concurrent duplicate that lost gets the winner's record back: no second read.
-          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-        },
-      },
-    ];
+    if (!debit && !otpToConsume) {
+      try {
+        await this.#db.send(new PutItemCommand(put));
+        return { kind: "COMMITTED" };
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        return { kind: "KEY_TAKEN", record: error.Item ? itemToRecord(error.Item) : undefined };
+      }
+    }
+    const items: TransactWriteItem[] = [{ Put: put }];
     // A matched OTP is spent whatever the result; a concurrent use of it makes this write stale.
     if (otpToConsume) items.push(this.#consumeOtp(otpToConsume));
     if (debit) items.push(this.#debit(debit));
@@ -247,25 +252,6 @@ export class DynamoCaptureStore extends OwedNotificationStore implements Capture
         if (retryable(error)) return { kind: "STALE" };
       }
       if ((error as Error).name === "TransactionConflictException") return { kind: "STALE" };
-      throw error;
-    }
-  }
-
-  async #putRecord(record: CaptureRecord): Promise<CaptureWriteOutcome> {
-    try {
-      await this.#db.send(
-        new PutItemCommand({
-          TableName: this.#tables.captures,
-          Item: { ...recordToItem(record), ...this.#sweepAttributes(record) },
-          ConditionExpression: "attribute_not_exists(pk)",
-          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-        }),
-      );
-      return { kind: "COMMITTED" };
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) {
-        return { kind: "KEY_TAKEN", record: error.Item ? itemToRecord(error.Item) : undefined };
-      }
       throw error;
     }
   }
