@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { GetItemCommand } from "@aws-sdk/client-dynamodb";
+import { GetItemCommand, TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import type { LocalStack } from "../../infra/local/stack.ts";
 import { itemToAccount, S } from "../../shared/adapters/dynamodb/items.ts";
 import { setInstrumentStatus } from "../../shared/adapters/dynamodb/ledger-store.ts";
@@ -264,6 +264,42 @@ test("50 concurrent refunds of a tenth each: exactly 10 succeed, the account get
   assert.equal(refused.length, 40);
   assert.equal(await balance(stack, accountId), afterCapture + 100n * INR);
   assert.equal(await refundedAmountOf(captureId), 100n * INR);
+});
+
+test("a refund transaction cancelled by throttling, under either code, is decided again and credits once", async () => {
+  const { accountId, token } = await freshCustomer();
+  const captureId = await captured(token, 10n * INR);
+  const service = stack.deps.dynamodb;
+  for (const code of ["ThrottlingError", "ProvisionedThroughputExceeded"]) {
+    const before = await balance(stack, accountId);
+    const name = `throttle-${code}`;
+    let thrown = 0;
+    // The record, the capture's room and the credit: the credit's item was throttled, the others not tried.
+    service.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === "TransactWriteItemsCommand" && thrown === 0) {
+          thrown++;
+          throw new TransactionCanceledException({
+            message: `Transaction cancelled [None, None, ${code}]`,
+            $metadata: {},
+            CancellationReasons: [{ Code: "None" }, { Code: "None" }, { Code: code }],
+          });
+        }
+        return next(args);
+      },
+      { step: "initialize", name },
+    );
+    try {
+      const reply = await refund(stack.url, refundRequest(captureId, String(INR)));
+      assert.equal(thrown, 1);
+      assert.equal(reply.status, 200, `${code}: ${JSON.stringify(reply.body)}`);
+      assert.equal(reply.body.result, "SUCCESS");
+    } finally {
+      service.middlewareStack.remove(name);
+    }
+    assert.equal(await balance(stack, accountId), before + INR, `${code}: credited once`);
+  }
+  assert.equal(await refundedAmountOf(captureId), 2n * INR);
 });
 
 test("every committed refund owes one refundResultNotification, sent with our requestId fixed at commit", async () => {

@@ -244,14 +244,12 @@ export class DynamoCaptureStore extends OwedNotificationStore implements Capture
       await this.#db.send(new TransactWriteItemsCommand({ TransactItems: items }));
       return { kind: "COMMITTED" };
     } catch (error) {
-      if (error instanceof TransactionCanceledException) {
-        const onRecord = error.CancellationReasons?.[0];
-        if (onRecord?.Code === "ConditionalCheckFailed") {
-          return { kind: "KEY_TAKEN", record: onRecord.Item ? itemToRecord(onRecord.Item) : undefined };
-        }
-        if (retryable(error)) return { kind: "STALE" };
+      const onRecord =
+        error instanceof TransactionCanceledException ? error.CancellationReasons?.[0] : undefined;
+      if (onRecord?.Code === "ConditionalCheckFailed") {
+        return { kind: "KEY_TAKEN", record: onRecord.Item ? itemToRecord(onRecord.Item) : undefined };
       }
-      if ((error as Error).name === "TransactionConflictException") return { kind: "STALE" };
+      if (worthDecidingAgain(error)) return { kind: "STALE" };
       throw error;
     }
   }
@@ -314,11 +312,13 @@ export class DynamoCaptureStore extends OwedNotificationStore implements Capture
       await this.#db.send(new TransactWriteItemsCommand({ TransactItems: items }));
       return "COMMITTED";
     } catch (error) {
-      if (error instanceof TransactionCanceledException) {
-        if (error.CancellationReasons?.[0]?.Code === "ConditionalCheckFailed") return "NOT_PENDING";
-        if (retryable(error)) return "STALE";
+      if (
+        error instanceof TransactionCanceledException &&
+        error.CancellationReasons?.[0]?.Code === "ConditionalCheckFailed"
+      ) {
+        return "NOT_PENDING";
       }
-      if ((error as Error).name === "TransactionConflictException") return "STALE";
+      if (worthDecidingAgain(error)) return "STALE";
       throw error;
     }
   }
@@ -385,8 +385,15 @@ const RETRYABLE = new Set([
   "ProvisionedThroughputExceeded",
   "None",
 ]);
-const retryable = (error: TransactionCanceledException) =>
-  (error.CancellationReasons ?? []).every((r) => r.Code === undefined || RETRYABLE.has(r.Code));
+
+/**
+ * A failed money transaction (captures, outcomes, refunds) that is worth deciding again on a fresh read:
+ * a concurrent transaction on one of its items, or a cancellation whose every reason is in RETRYABLE.
+ */
+export const worthDecidingAgain = (error: unknown): boolean =>
+  (error as Error).name === "TransactionConflictException" ||
+  (error instanceof TransactionCanceledException &&
+    (error.CancellationReasons ?? []).every((r) => r.Code === undefined || RETRYABLE.has(r.Code)));
 
 /** An account currency still in the earlier layout: its spend counters are in items of their own. */
 const needsFold = (accountItem: Item, currency: string) => {

@@ -15,7 +15,7 @@ import type {
   RefundStore,
   RefundWriteOutcome,
 } from "../../domain/refund-service.ts";
-import { addRefunded, itemToRecord } from "./capture-store.ts";
+import { addRefunded, itemToRecord, worthDecidingAgain } from "./capture-store.ts";
 import { type Item, itemToAccount, key, ledgerKeys, N, S } from "./items.ts";
 import { creditAccount } from "./ledger-store.ts";
 import {
@@ -90,9 +90,8 @@ export class DynamoRefundStore extends OwedNotificationStore implements RefundSt
       );
       return { kind: "COMMITTED" };
     } catch (error) {
-      if ((error as Error).name === "TransactionConflictException") return { kind: "STALE" };
-      if (!(error instanceof TransactionCanceledException)) throw error;
-      const [onRefund, onCapture, onAccount] = error.CancellationReasons ?? [];
+      const [onRefund, onCapture, onAccount] =
+        error instanceof TransactionCanceledException ? (error.CancellationReasons ?? []) : [];
       if (onRefund?.Code === "ConditionalCheckFailed") {
         return { kind: "KEY_TAKEN", record: onRefund.Item ? itemToRefund(onRefund.Item) : undefined };
       }
@@ -103,11 +102,7 @@ export class DynamoRefundStore extends OwedNotificationStore implements RefundSt
           account: onAccount.Item ? itemToAccount(onAccount.Item) : undefined,
         };
       }
-      // A concurrent writer (TransactionConflict) or throttling: decide again; anything else is a fault.
-      const retryable = (error.CancellationReasons ?? []).every(
-        (r) => r.Code === undefined || ["None", "TransactionConflict", "ThrottlingError"].includes(r.Code),
-      );
-      if (retryable) return { kind: "STALE" };
+      if (worthDecidingAgain(error)) return { kind: "STALE" };
       throw error;
     }
   }
