@@ -23,7 +23,7 @@ import type {
 } from "../../domain/capture-service.ts";
 import { spendIn } from "../../domain/ledger.ts";
 import type { Periods } from "../../domain/periods.ts";
-import { captureMovedAt, settlementBucket } from "../../domain/reconciliation.ts";
+import { captureMovedAt } from "../../domain/reconciliation.ts";
 import type { CaptureRequest } from "../../protocol/capture.ts";
 import {
   type Item,
@@ -48,6 +48,7 @@ import {
   owedToAttribute,
   sweepMarker,
 } from "./owed-notifications.ts";
+import { settlementMarker } from "./statement-store.ts";
 
 export interface CaptureTables {
   ledger: string;
@@ -453,13 +454,9 @@ export function addRefunded(
   };
 }
 
-/** The sparse settlement index's attributes, on a capture that moved money (infra/resources.ts). */
-function settlementAttributes(r: CaptureRecord) {
-  const at = captureMovedAt(r);
-  return at === undefined
-    ? undefined
-    : { settleDay: S(settlementBucket(r.paymentIntegratorAccountId, at)), settleAt: N(at) };
-}
+/** The sparse settlement index's attributes, on a capture that moved money. */
+const settlementAttributes = (r: CaptureRecord) =>
+  settlementMarker(r.paymentIntegratorAccountId, captureMovedAt(r));
 
 export function recordToItem(r: CaptureRecord): Item {
   return {

@@ -7,7 +7,7 @@ import {
   TransactWriteItemsCommand,
 } from "@aws-sdk/client-dynamodb";
 import type { DueOptions, DuePage } from "../../domain/capture-service.ts";
-import { refundMovedAt, settlementBucket } from "../../domain/reconciliation.ts";
+import { refundMovedAt } from "../../domain/reconciliation.ts";
 import type {
   Credit,
   RefundRecord,
@@ -27,6 +27,7 @@ import {
   owedToAttribute,
   sweepMarker,
 } from "./owed-notifications.ts";
+import { settlementMarker } from "./statement-store.ts";
 
 export interface RefundTables {
   ledger: string;
@@ -145,12 +146,8 @@ export class DynamoRefundStore extends OwedNotificationStore implements RefundSt
 }
 
 export function refundToItem(r: RefundRecord): Item {
-  const movedAt = refundMovedAt(r);
   return {
-    ...(movedAt !== undefined && {
-      settleDay: S(settlementBucket(r.paymentIntegratorAccountId, movedAt)),
-      settleAt: N(movedAt),
-    }),
+    ...settlementMarker(r.paymentIntegratorAccountId, refundMovedAt(r)),
     pk: S(r.key),
     paymentIntegratorAccountId: S(r.paymentIntegratorAccountId),
     requestId: S(r.requestId),

@@ -10,7 +10,7 @@ import {
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import type { Reconciliation } from "../../domain/reconciliation.ts";
-import { bucketsOf, type Movement } from "../../domain/reconciliation.ts";
+import { bucketsOf, type Movement, settlementBucket } from "../../domain/reconciliation.ts";
 import type {
   Acceptance,
   StatementRecord,
@@ -28,6 +28,16 @@ export interface StatementTables {
 }
 
 const SETTLEMENT_INDEX = "settlement";
+/**
+ * The sparse settlement index's attributes, on a capture or refund that moved money at `movedAtMs`
+ * (infra/resources.ts): what movementsIn queries by PIAID and day. Undefined when it moved none.
+ */
+export function settlementMarker(piaid: string, movedAtMs: number | undefined) {
+  return movedAtMs === undefined
+    ? undefined
+    : { settleDay: S(settlementBucket(piaid, movedAtMs)), settleAt: N(movedAtMs) };
+}
+
 /** Discrepancies kept on the record (an item is at most 400 KB); `statements export` runs it again for all. */
 export const STORED_DISCREPANCIES = 500;
 
