@@ -121,7 +121,8 @@ export const SPEND_NAMES = {
   "#monthCount": "monthCount",
 } as const;
 
-const spendToAttribute = (s: SpendCounters): AttributeValue => ({
+/** The spend counters as the account item holds them (`currencies.<code>.spend`). */
+export const spendToAttribute = (s: SpendCounters): AttributeValue => ({
   M: {
     ...(s.day !== undefined && { day: S(s.day) }),
     dayAmount: N(s.dayAmount),

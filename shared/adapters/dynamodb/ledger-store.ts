@@ -21,6 +21,7 @@ import {
   N,
   S,
   SPEND_NAMES,
+  spendToAttribute,
 } from "./items.ts";
 
 /**
@@ -277,17 +278,7 @@ export async function foldLegacySpend(
               ConditionExpression:
                 "attribute_exists(currencies.#cur) AND attribute_not_exists(currencies.#cur.#sp)",
               ExpressionAttributeNames: { "#cur": currencyCode, "#sp": "spend" },
-              ExpressionAttributeValues: {
-                ":spend": {
-                  M: {
-                    day: S(counters.day!),
-                    dayAmount: N(counters.dayAmount),
-                    month: S(counters.month!),
-                    monthAmount: N(counters.monthAmount),
-                    monthCount: N(counters.monthCount),
-                  },
-                },
-              },
+              ExpressionAttributeValues: { ":spend": spendToAttribute(counters) },
             },
           },
           unchanged(dayKey, day),
