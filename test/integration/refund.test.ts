@@ -338,7 +338,16 @@ test("a refund whose writer died before enqueuing its notification is delivered 
   const deps = { ...stack.deps.refund, queue: { enqueue: () => Promise.reject(new Error("queue down")) } };
   const outcome = await refundDomain(deps, refundRequest(captureId, String(INR), {}, id));
   assert.equal(outcome.response.result, "SUCCESS");
-  assert.equal((await refundRecord(id))?.notification?.enqueued, false);
+  const owed = await refundRecord(id);
+  assert.equal(owed?.notification?.enqueued, false);
+  const marked = await stack.dynamodb.send(
+    new GetItemCommand({ TableName: refundsTable, Key: { pk: S(owed!.key) }, ConsistentRead: true }),
+  );
+  assert.equal(
+    Number(marked.Item?.sweepAt?.N),
+    owed!.notification!.decidedAtMs + stack.config.enqueueGraceSeconds * 1000,
+    "in the sweep index from the end of the writer's grace period",
+  );
   const google = stack.google!;
   assert.equal(google.refundNotifications.filter((n) => n.request.refundRequestId === id).length, 0);
   // The sweeper's clock past the writer's grace period.
