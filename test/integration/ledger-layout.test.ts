@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
   type AttributeValue,
+  GetItemCommand,
   PutItemCommand,
   type TransactWriteItem,
   UpdateItemCommand,
@@ -16,8 +17,10 @@ import {
   N,
   S,
 } from "../../shared/adapters/dynamodb/items.ts";
+import { loadLedger } from "../../shared/adapters/dynamodb/ledger-loader.ts";
 import { copyInstrumentStatus, setInstrumentStatus } from "../../shared/adapters/dynamodb/ledger-store.ts";
 import { periodsAt } from "../../shared/domain/periods.ts";
+import { parseLedgerFixture } from "../../shared/ledger-fixture.ts";
 import { itemSize } from "../bench/dynamodb-meter.ts";
 import { capture, captureRequest } from "../support/google.ts";
 import { accountItem, balance } from "../support/ledger.ts";
@@ -348,7 +351,7 @@ test("a copy is never written over a newer status: the copy of the earlier layou
 
 test("the loader writes an instrument only with its account, which carries the instrument's copy", async () => {
   const ledger = parseLedgerFixture({
-    accounts: [account("acct-loaded", {})],
+    accounts: [{ accountId: "acct-loaded", status: "ACTIVE", currencies: { INR: { balance: String(INR) } } }],
     tokens: [{ googlePaymentToken: "gpt-loaded", accountId: "acct-loaded", status: "ACTIVE" }],
   });
   const stray = { ...ledger.instruments[0]!, accountId: "acct-not-loaded" };
@@ -356,5 +359,12 @@ test("the loader writes an instrument only with its account, which carries the i
     loadLedger(stack.dynamodb, ledgerTable, { ...ledger, instruments: [...ledger.instruments, stray] }),
     /account acct-not-loaded, not in this ledger/,
   );
-  assert.equal(await accountItem("acct-loaded"), undefined, "nothing written");
+  const stored = await stack.dynamodb.send(
+    new GetItemCommand({
+      TableName: ledgerTable,
+      Key: key(ledgerKeys.account("acct-loaded")),
+      ConsistentRead: true,
+    }),
+  );
+  assert.equal(stored.Item, undefined, "nothing written");
 });
