@@ -228,7 +228,7 @@ export async function acceptStatement(
       ? undefined
       : "answer is not an acceptRemittanceStatement SUCCESS";
   if (reason) {
-    await deps.store.saveAcceptError(statement.key, reason);
+    await deps.store.saveAcceptError(statement, reason);
     return { ok: false, reason };
   }
   await deps.store.saveAccepted(statement.key, {

@@ -74,7 +74,7 @@ export interface StatementStore {
   saveRefusal(key: string, reason: string, atMs: number): Promise<boolean>;
   /** ACCEPTED, with who (and an override's why), from any state but ACCEPTED. */
   saveAccepted(key: string, acceptance: Acceptance): Promise<boolean>;
-  saveAcceptError(key: string, error: string): Promise<void>;
+  saveAcceptError(statement: Pick<StatementRecord, "key" | "acceptance">, error: string): Promise<void>;
   /** Our SUCCESS movements whose instant lies in [fromMs, toMs), by the settlement index (never a scan). */
   movementsIn(piaid: string, fromMs: number, toMs: number): Promise<Movement[]>;
   /** Our movements with these keys (captures and refunds), whatever their period; missing keys are absent. */

@@ -14,7 +14,7 @@ import { periodsAt } from "../../shared/domain/periods.ts";
 import { reconcileEvents, reconcileStatement } from "../../shared/domain/reconciler.ts";
 import { billingWindow, startOfDay } from "../../shared/domain/reconciliation.ts";
 import type { RefundRecord } from "../../shared/domain/refund-service.ts";
-import { PIAID } from "../support/google.ts";
+import { PIAID, until } from "../support/google.ts";
 import { issueStatement, middayZone, type Seen, settled, statementRecord } from "../support/settlement.ts";
 import { startTestStack } from "../support/stack.ts";
 
@@ -241,3 +241,41 @@ for (const [index, [fault, reason, configuration]] of faults.entries()) {
     assert.equal((await statementRecord(stack, statement.statementId))!.refusal, undefined);
   });
 }
+
+test("an accept Google refuses is kept as the last error, the statement stays reconciled, and a later run accepts it", async () => {
+  // A day of its own in the past, after the page-fault tests' days.
+  const noon = String(period.fromMs - 30 * 86_400_000 + 43_200_000);
+  const day = billingWindow(noon, noon, zone);
+  const captures = [captureOf(7n * INR, day.fromMs + 1000)];
+  await writeRecords(captures, []);
+  const desk = stack.google!.remittance;
+  const handle = desk.handle.bind(desk);
+  let refusing = true;
+  desk.handle = (method, piaid, body) =>
+    refusing && method === "acceptRemittanceStatement"
+      ? { status: 500, body: { errorResponseCode: "INTERNAL" } }
+      : handle(method, piaid, body);
+  try {
+    const { statement } = await issueStatement(stack, { ...day, ...seenOf(captures, []) });
+    await until("the refused accept recorded", async () =>
+      Boolean((await statementRecord(stack, statement.statementId))?.acceptance.lastError),
+    );
+    const refused = (await statementRecord(stack, statement.statementId))!;
+    assert.equal(refused.state, "RECONCILED");
+    assert.match(refused.acceptance.lastError!, /500/);
+    assert.equal(refused.acceptance.acceptedAtMs, undefined);
+    assert.equal(desk.accepted.includes(statement.statementId), false);
+    refusing = false;
+    const again = await reconcileStatement(stack.deps.reconciler, {
+      paymentIntegratorAccountId: PIAID,
+      statementId: statement.statementId,
+    });
+    assert.equal(again.kind, "RECONCILED");
+    const accepted = (await statementRecord(stack, statement.statementId))!;
+    assert.equal(accepted.state, "ACCEPTED");
+    assert.equal(accepted.acceptance.requestId, refused.acceptance.requestId, "the same requestId, retried");
+    assert.equal(desk.accepted.filter((id) => id === statement.statementId).length, 1);
+  } finally {
+    desk.handle = handle;
+  }
+});

@@ -79,14 +79,14 @@ export class DynamoStatementStore implements StatementStore {
   }
 
   /** One conditional Update; false when the statement is gone or already accepted. */
-  async #update(key: string, set: string, values: Item, remove = ""): Promise<boolean> {
+  async #update(key: string, set: string, values: Item, remove = "", condition = ""): Promise<boolean> {
     try {
       await this.#db.send(
         new UpdateItemCommand({
           TableName: this.#tables.statements,
           Key: { pk: S(key) },
           UpdateExpression: `SET ${set}${remove && ` REMOVE ${remove}`}`,
-          ConditionExpression: "attribute_exists(pk) AND #state <> :accepted",
+          ConditionExpression: `attribute_exists(pk) AND #state <> :accepted${condition && ` AND ${condition}`}`,
           ExpressionAttributeNames: { "#state": "state" },
           ExpressionAttributeValues: { ":accepted": S("ACCEPTED"), ...values },
         }),
@@ -121,12 +121,21 @@ export class DynamoStatementStore implements StatementStore {
     });
   }
 
-  async saveAcceptError(key: string, error: string): Promise<void> {
-    const record = await this.get(key);
-    if (!record) return;
-    await this.#update(key, "acceptance = :acceptance", {
-      ":acceptance": S(JSON.stringify({ ...record.acceptance, lastError: error })),
-    });
+  /** Over the acceptance as the caller read it, only if it is still that (a concurrent accept wins): no second read. */
+  async saveAcceptError(
+    statement: Pick<StatementRecord, "key" | "acceptance">,
+    error: string,
+  ): Promise<void> {
+    await this.#update(
+      statement.key,
+      "acceptance = :acceptance",
+      {
+        ":acceptance": S(JSON.stringify({ ...statement.acceptance, lastError: error })),
+        ":read": S(JSON.stringify(statement.acceptance)),
+      },
+      "",
+      "acceptance = :read",
+    );
   }
 
   async movementsIn(piaid: string, fromMs: number, toMs: number): Promise<Movement[]> {
